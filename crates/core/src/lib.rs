@@ -1,0 +1,23 @@
+//! Core numerics of symstab: models over a flat `f64` parameter vector, their exact
+//! gradients, Hessian-vector products and Hessians, the weight-space symmetries that
+//! leave a model's function unchanged, Hessian spectra, and the stability of gradient
+//! descent (the step bound 2/λmax and the measured critical learning rate).
+//!
+//! This crate does no I/O, starts no threads and prints nothing.
+//!
+//! ```
+//! use symstab_core::{Model, toy::ProductChain};
+//!
+//! // The toy f(x) = a·b·x with the single sample (1, 2): L(a, b) = (a·b − 2)².
+//! let toy = ProductChain::toy();
+//! let loss = toy.loss(&[3.0, 3.0]);
+//! assert_eq!(loss, 49.0);
+//! ```
+
+pub mod error;
+pub mod model;
+pub mod outcome;
+
+pub use error::{Error, Result};
+pub use model::Model;
+pub use outcome::{Outcome, StopRule};

@@ -1,0 +1,1 @@
+//! Sweeps over learning rate × start point.
