@@ -1,1 +1,4 @@
 //! Sweeps over learning rate × start point.
+pub mod error;
+pub mod grid;
+pub mod kernel;
