@@ -2,3 +2,4 @@
 pub mod error;
 pub mod grid;
 pub mod kernel;
+pub mod runner;
