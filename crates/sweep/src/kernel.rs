@@ -37,7 +37,7 @@ pub struct ToyParams {
     pub rounding: Rounding,
 }
 
-/// How one toy cell ended.
+/// How one toy cell ended. The default is a placeholder (unfinished, NaN values).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ToyCellResult {
     /// Converged, diverged or unfinished.
@@ -50,6 +50,12 @@ pub struct ToyCellResult {
     pub a: f64,
     /// Final b.
     pub b: f64,
+}
+
+impl Default for ToyCellResult {
+    fn default() -> Self {
+        ToyCellResult { outcome: Outcome::Unfinished, steps: 0, final_loss: f64::NAN, a: f64::NAN, b: f64::NAN }
+    }
 }
 
 /// An instruction set the kernel can be compiled for.
