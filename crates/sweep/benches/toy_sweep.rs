@@ -24,7 +24,11 @@ struct Summary {
 }
 
 fn summarize(cells: &[ToyCellResult]) -> Summary {
-    let mut s = Summary { counts: [0; 3], steps: 0, weighted: 0 };
+    let mut s = Summary {
+        counts: [0; 3],
+        steps: 0,
+        weighted: 0,
+    };
     for (idx, c) in cells.iter().enumerate() {
         let code = u64::from(c.outcome.code());
         s.counts[code as usize - 1] += 1;
@@ -40,18 +44,31 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_owned()
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 /// Runs the sweep `repeats` times on a pool of `threads`; returns median seconds.
-fn measure(spec: &SweepSpec, threads: usize, repeats: usize, want: (&[u64; 3], u64, u64)) -> (f64, Vec<f64>) {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+fn measure(
+    spec: &SweepSpec,
+    threads: usize,
+    repeats: usize,
+    want: (&[u64; 3], u64, u64),
+) -> (f64, Vec<f64>) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool");
     let opts = RunOptions::default();
     let mut times = Vec::new();
     let mut last = None;
     for _ in 0..repeats + 1 {
         let t0 = Instant::now();
-        let res = pool.install(|| run_toy_sweep(spec, &opts, &NoProgress)).expect("valid spec");
+        let res = pool
+            .install(|| run_toy_sweep(spec, &opts, &NoProgress))
+            .expect("valid spec");
         times.push(t0.elapsed().as_secs_f64());
         last = Some(res);
     }
@@ -67,7 +84,11 @@ fn measure(spec: &SweepSpec, threads: usize, repeats: usize, want: (&[u64; 3], u
         s.counts[2],
         s.steps,
         s.weighted,
-        if ok { "MATCHES README" } else { "MISMATCH with README" }
+        if ok {
+            "MATCHES README"
+        } else {
+            "MISMATCH with README"
+        }
     );
     assert!(ok, "results differ from the README row");
     let med = median(times.clone());
@@ -99,7 +120,13 @@ fn run_peer(dir: &PathBuf, script: &str, extra: &[&str]) -> Option<(f64, f64, St
         .output()
         .ok()?;
     if !out.status.success() {
-        println!("  {script} failed: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+        println!(
+            "  {script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
@@ -108,18 +135,32 @@ fn run_peer(dir: &PathBuf, script: &str, extra: &[&str]) -> Option<(f64, f64, St
     let sps = v["steps_per_second"].as_f64()?;
     let line = format!(
         "{}/{}/{}, steps {}, checksum {}",
-        v["converged"], v["diverged"], v["unfinished"], v["total_steps_executed"], v["weighted_checksum"]
+        v["converged"],
+        v["diverged"],
+        v["unfinished"],
+        v["total_steps_executed"],
+        v["weighted_checksum"]
     );
     Some((secs, sps, line))
 }
 
 fn main() {
-    let repeats: usize =
-        std::env::var("SYMSTAB_BENCH_REPEATS").ok().and_then(|s| s.parse().ok()).unwrap_or(15);
+    let repeats: usize = std::env::var("SYMSTAB_BENCH_REPEATS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
     let strict = SweepSpec::peer_benchmark();
-    let fused = SweepSpec { rounding: Rounding::Fused, ..strict.clone() };
+    let fused = SweepSpec {
+        rounding: Rounding::Fused,
+        ..strict.clone()
+    };
     println!("toy sweep benchmark: 800,000 cells (400x400 starts x 5 lrs, 1000 steps)");
-    println!("  kernel backend {:?}, cpus {}, loadavg before: {}", Backend::detect(), num_cpus(), loadavg());
+    println!(
+        "  kernel backend {:?}, cpus {}, loadavg before: {}",
+        Backend::detect(),
+        num_cpus(),
+        loadavg()
+    );
 
     let strict_row = (&[691_602, 107_380, 1018], 45_711_340, 53_174_357_157_388);
     let fused_row = (&[691_600, 107_380, 1020], 45_711_130, 53_173_992_676_970);
@@ -127,29 +168,44 @@ fn main() {
     let (t2, _) = measure(&strict, 2, repeats, strict_row);
     let (tf, _) = measure(&fused, 2, repeats, fused_row);
     let steps = 45_711_340.0;
-    println!("  speed-up 1 -> 2 threads (strict): {:.2}x (floor 1.8x)", t1 / t2);
+    println!(
+        "  speed-up 1 -> 2 threads (strict): {:.2}x (floor 1.8x)",
+        t1 / t2
+    );
     println!("  fused vs strict on 2 threads: {:.2}x", t2 / tf);
 
     // Default: ../shared/peers from the workspace root, else the nearest `shared/peers`
     // above it (a worktree sits deeper than the main checkout).
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let peers = std::env::var_os("SYMSTAB_PEERS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let root = root.canonicalize().unwrap_or(root);
-        root.ancestors()
-            .skip(1)
-            .map(|d| d.join("shared/peers"))
-            .find(|d| d.join("toy_sweep_numpy.py").is_file())
-            .unwrap_or_else(|| root.join("../shared/peers"))
-    });
+    let peers = std::env::var_os("SYMSTAB_PEERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let root = root.canonicalize().unwrap_or(root);
+            root.ancestors()
+                .skip(1)
+                .map(|d| d.join("shared/peers"))
+                .find(|d| d.join("toy_sweep_numpy.py").is_file())
+                .unwrap_or_else(|| root.join("../shared/peers"))
+        });
     if !peers.join("toy_sweep_numpy.py").is_file() {
-        println!("  peers not found at {} (set SYMSTAB_PEERS_DIR); no ratios", peers.display());
+        println!(
+            "  peers not found at {} (set SYMSTAB_PEERS_DIR); no ratios",
+            peers.display()
+        );
         return;
     }
     let mut best_peer: Option<(f64, &str)> = None;
     if python_has("numpy") {
-        if let Some((secs, sps, line)) = run_peer(&peers, "toy_sweep_numpy.py", &["--repeats", "3"]) {
-            println!("  numpy peer (1 core): {:.1} ms, {sps:.3e} steps/s, {line}", secs * 1e3);
-            println!("    ratio symstab strict 2 threads / numpy: {:.1}x", secs / t2);
+        if let Some((secs, sps, line)) = run_peer(&peers, "toy_sweep_numpy.py", &["--repeats", "3"])
+        {
+            println!(
+                "  numpy peer (1 core): {:.1} ms, {sps:.3e} steps/s, {line}",
+                secs * 1e3
+            );
+            println!(
+                "    ratio symstab strict 2 threads / numpy: {:.1}x",
+                secs / t2
+            );
             best_peer = Some((secs, "numpy"));
         }
     } else {
@@ -157,8 +213,14 @@ fn main() {
     }
     if python_has("jax") {
         if let Some((secs, sps, line)) = run_peer(&peers, "toy_sweep_jax.py", &["--devices", "2"]) {
-            println!("  jax peer (--devices 2, FMA): {:.1} ms, {sps:.3e} steps/s, {line}", secs * 1e3);
-            println!("    ratio symstab strict 2 threads / jax: {:.1}x", secs / t2);
+            println!(
+                "  jax peer (--devices 2, FMA): {:.1} ms, {sps:.3e} steps/s, {line}",
+                secs * 1e3
+            );
+            println!(
+                "    ratio symstab strict 2 threads / jax: {:.1}x",
+                secs / t2
+            );
             println!("    ratio symstab fused 2 threads / jax: {:.1}x", secs / tf);
             if best_peer.is_none_or(|(s, _)| secs < s) {
                 best_peer = Some((secs, "jax"));

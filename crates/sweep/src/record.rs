@@ -58,7 +58,10 @@ impl<'de> Deserialize<'de> for Real {
                     "NaN" => Ok(Real(f64::NAN)),
                     "inf" => Ok(Real(f64::INFINITY)),
                     "-inf" => Ok(Real(f64::NEG_INFINITY)),
-                    other => other.parse().map(Real).map_err(|_| E::invalid_value(de::Unexpected::Str(other), &self)),
+                    other => other
+                        .parse()
+                        .map(Real)
+                        .map_err(|_| E::invalid_value(de::Unexpected::Str(other), &self)),
                 }
             }
         }
@@ -80,7 +83,11 @@ pub fn toy_lambda_max(a: f64, b: f64) -> f64 {
 
 /// The stable step bound 2/λmax, or +∞ ("unbounded") when λmax ≤ 0.
 pub fn stable_learning_rate(lambda_max: f64) -> f64 {
-    if lambda_max > 0.0 { 2.0 / lambda_max } else { f64::INFINITY }
+    if lambda_max > 0.0 {
+        2.0 / lambda_max
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// Everything recorded about one cell.
@@ -160,7 +167,11 @@ pub fn toy_records(spec: &SweepSpec, results: &[ToyCellResult]) -> Vec<CellRecor
 }
 
 /// Records of the toy cells `first .. first + results.len()` of a spec.
-pub fn toy_records_from(spec: &SweepSpec, first: usize, results: &[ToyCellResult]) -> Vec<CellRecord> {
+pub fn toy_records_from(
+    spec: &SweepSpec,
+    first: usize,
+    results: &[ToyCellResult],
+) -> Vec<CellRecord> {
     results
         .iter()
         .enumerate()
@@ -215,7 +226,11 @@ impl From<FlatRecord> for CellRecord {
             lr_idx: r.lr_idx,
             start_idx: r.start_idx,
             learning_rate: r.learning_rate.0,
-            start: StartPoint { a: r.start_a.0, b: r.start_b.0, log_alpha: r.log_alpha.map(|x| x.0) },
+            start: StartPoint {
+                a: r.start_a.0,
+                b: r.start_b.0,
+                log_alpha: r.log_alpha.map(|x| x.0),
+            },
             outcome: r.outcome,
             steps: r.steps,
             final_loss: r.final_loss.0,
@@ -253,7 +268,10 @@ pub fn read_csv<R: std::io::Read>(reader: R) -> Result<Vec<CellRecord>, csv::Err
 }
 
 /// Writes a [`SweepDocument`] as JSON.
-pub fn write_json<W: std::io::Write>(writer: W, doc: &SweepDocument) -> Result<(), serde_json::Error> {
+pub fn write_json<W: std::io::Write>(
+    writer: W,
+    doc: &SweepDocument,
+) -> Result<(), serde_json::Error> {
     serde_json::to_writer(writer, doc)
 }
 

@@ -55,7 +55,11 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { chunk_cells: DEFAULT_CHUNK_CELLS, backend: None, cancel: None }
+        RunOptions {
+            chunk_cells: DEFAULT_CHUNK_CELLS,
+            backend: None,
+            cancel: None,
+        }
     }
 }
 
@@ -68,7 +72,9 @@ impl RunOptions {
     }
 
     pub(crate) fn cancelled(&self) -> bool {
-        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
     }
 }
 
@@ -96,7 +102,11 @@ impl InputTable {
             a.push(p.a);
             b.push(p.b);
         }
-        InputTable { a, b, lrs: spec.learning_rates.as_slice().to_vec() }
+        InputTable {
+            a,
+            b,
+            lrs: spec.learning_rates.as_slice().to_vec(),
+        }
     }
 
     fn fill(&self, range: Range<usize>, a0: &mut Vec<f64>, b0: &mut Vec<f64>, lr: &mut Vec<f64>) {
@@ -117,7 +127,11 @@ impl InputTable {
 }
 
 fn toy_params(spec: &SweepSpec) -> ToyParams {
-    ToyParams { max_steps: spec.max_steps, stop_rule: spec.stop_rule, rounding: spec.rounding }
+    ToyParams {
+        max_steps: spec.max_steps,
+        stop_rule: spec.stop_rule,
+        rounding: spec.rounding,
+    }
 }
 
 /// Runs the cells `range` of a toy spec into `out` (same length as the range).
@@ -164,20 +178,29 @@ pub fn run_toy_sweep(
     let mut cells = vec![placeholder; total];
     let done = AtomicUsize::new(0);
     let skipped = AtomicBool::new(false);
-    cells.par_chunks_mut(options.chunk_cells).enumerate().for_each(|(c, out)| {
-        if options.cancelled() {
-            skipped.store(true, Ordering::Relaxed);
-            return;
-        }
-        let start = c * options.chunk_cells;
-        run_toy_range(spec, &table, backend, start..start + out.len(), out);
-        let now = done.fetch_add(out.len(), Ordering::Relaxed) + out.len();
-        progress.report(now, total);
-    });
+    cells
+        .par_chunks_mut(options.chunk_cells)
+        .enumerate()
+        .for_each(|(c, out)| {
+            if options.cancelled() {
+                skipped.store(true, Ordering::Relaxed);
+                return;
+            }
+            let start = c * options.chunk_cells;
+            run_toy_range(spec, &table, backend, start..start + out.len(), out);
+            let now = done.fetch_add(out.len(), Ordering::Relaxed) + out.len();
+            progress.report(now, total);
+        });
     if skipped.load(Ordering::Relaxed) {
-        return Ok(ToySweepResult { cells: Vec::new(), complete: false });
+        return Ok(ToySweepResult {
+            cells: Vec::new(),
+            complete: false,
+        });
     }
-    Ok(ToySweepResult { cells, complete: true })
+    Ok(ToySweepResult {
+        cells,
+        complete: true,
+    })
 }
 
 /// How one run of a generic model ended.
@@ -215,7 +238,12 @@ pub fn descend<M: Model + ?Sized>(
             None => None,
         };
         if let Some(outcome) = outcome {
-            return ModelCellResult { outcome, steps: t, final_loss: loss, final_params: params };
+            return ModelCellResult {
+                outcome,
+                steps: t,
+                final_loss: loss,
+                final_params: params,
+            };
         }
         for (p, g) in params.iter_mut().zip(&grad) {
             *p -= learning_rate * g;

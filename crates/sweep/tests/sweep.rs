@@ -1,5 +1,7 @@
 //! End-to-end tests of the toy sweep: scalar oracle, determinism across thread counts,
 //! CSV/JSON round trips with non-finite cells, resume after interruption, shard + merge.
+// Exact float comparisons are the point of these tests; `!(loss <= bound)` catches NaN.
+#![allow(clippy::float_cmp, clippy::neg_cmp_op_on_partial_ord)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,12 +15,18 @@ use symstab_sweep::store::{self, Shard, run_toy_sweep_in_dir};
 
 fn plane(n: usize, lrs: Vec<f64>, steps: u32) -> SweepSpec {
     let axis = Axis::new(-10.0, 10.0, n).unwrap();
-    SweepSpec::new(StartSet::Plane { a: axis, b: axis }, LearningRates::new(lrs).unwrap(), steps)
+    SweepSpec::new(
+        StartSet::Plane { a: axis, b: axis },
+        LearningRates::new(lrs).unwrap(),
+        steps,
+    )
 }
 
 /// The peers' semantics written out plainly, one cell at a time, in canonical order.
 fn scalar_sweep(spec: &SweepSpec) -> Vec<(u8, u32, f64, f64, f64)> {
-    let StartSet::Plane { a, b } = &spec.starts else { panic!("plane only") };
+    let StartSet::Plane { a, b } = &spec.starts else {
+        panic!("plane only")
+    };
     let mut out = Vec::new();
     for &lr in spec.learning_rates.as_slice() {
         for i in 0..a.len() {
@@ -51,18 +59,33 @@ fn small_grid_matches_plain_scalar_loop_on_every_backend() {
     let spec = plane(40, vec![0.005, 0.01, 0.015, 0.02, 0.025], 1000);
     let want = scalar_sweep(&spec);
     for backend in Backend::available() {
-        let opts = RunOptions { chunk_cells: 777, backend: Some(backend), ..Default::default() };
+        let opts = RunOptions {
+            chunk_cells: 777,
+            backend: Some(backend),
+            ..Default::default()
+        };
         let got = run_toy_sweep(&spec, &opts, &NoProgress).unwrap();
         assert!(got.complete);
         assert_eq!(got.cells.len(), want.len());
         for (k, (g, w)) in got.cells.iter().zip(&want).enumerate() {
-            assert_eq!((g.outcome.code(), g.steps), (w.0, w.1), "cell {k} on {backend:?}");
+            assert_eq!(
+                (g.outcome.code(), g.steps),
+                (w.0, w.1),
+                "cell {k} on {backend:?}"
+            );
             assert_eq!(g.final_loss.to_bits(), w.2.to_bits(), "cell {k}");
-            assert_eq!((g.a.to_bits(), g.b.to_bits()), (w.3.to_bits(), w.4.to_bits()), "cell {k}");
+            assert_eq!(
+                (g.a.to_bits(), g.b.to_bits()),
+                (w.3.to_bits(), w.4.to_bits()),
+                "cell {k}"
+            );
         }
     }
     let outcomes: std::collections::HashSet<_> = want.iter().map(|w| w.0).collect();
-    assert!(outcomes.contains(&1) && outcomes.contains(&2), "grid exercises both outcomes");
+    assert!(
+        outcomes.contains(&1) && outcomes.contains(&2),
+        "grid exercises both outcomes"
+    );
 }
 
 fn summary(cells: &[ToyCellResult]) -> ([usize; 3], u64, u64) {
@@ -71,7 +94,8 @@ fn summary(cells: &[ToyCellResult]) -> ([usize; 3], u64, u64) {
     for (idx, c) in cells.iter().enumerate() {
         counts[c.outcome.code() as usize - 1] += 1;
         steps += u64::from(c.steps);
-        weighted += (idx as u64 % 1_000_003 + 1) * (4 * u64::from(c.steps) + u64::from(c.outcome.code()));
+        weighted +=
+            (idx as u64 % 1_000_003 + 1) * (4 * u64::from(c.steps) + u64::from(c.outcome.code()));
     }
     (counts, steps, weighted)
 }
@@ -81,15 +105,29 @@ fn full_peer_spec_reproduces_readme_rows() {
     // About 0.05 s of kernel time per rounding with opt-level 2 on one core of this machine.
     let spec = SweepSpec::peer_benchmark();
     let strict = run_toy_sweep(&spec, &RunOptions::default(), &NoProgress).unwrap();
-    assert_eq!(summary(&strict.cells), ([691_602, 107_380, 1018], 45_711_340, 53_174_357_157_388));
-    let fused = SweepSpec { rounding: Rounding::Fused, ..spec };
+    assert_eq!(
+        summary(&strict.cells),
+        ([691_602, 107_380, 1018], 45_711_340, 53_174_357_157_388)
+    );
+    let fused = SweepSpec {
+        rounding: Rounding::Fused,
+        ..spec
+    };
     let fused = run_toy_sweep(&fused, &RunOptions::default(), &NoProgress).unwrap();
-    assert_eq!(summary(&fused.cells), ([691_600, 107_380, 1020], 45_711_130, 53_173_992_676_970));
+    assert_eq!(
+        summary(&fused.cells),
+        ([691_600, 107_380, 1020], 45_711_130, 53_173_992_676_970)
+    );
 }
 
 fn run_in_pool(threads: usize, spec: &SweepSpec, opts: &RunOptions) -> Vec<CellRecord> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-    let res = pool.install(|| run_toy_sweep(spec, opts, &NoProgress)).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    let res = pool
+        .install(|| run_toy_sweep(spec, opts, &NoProgress))
+        .unwrap();
     toy_records(spec, &res.cells)
 }
 
@@ -103,11 +141,21 @@ fn all_same(x: &[CellRecord], y: &[CellRecord]) {
 #[test]
 fn results_do_not_depend_on_thread_count_or_chunking() {
     let spec = plane(60, vec![0.01, 0.02, 0.025], 300);
-    let opts = RunOptions { chunk_cells: 500, ..Default::default() };
+    let opts = RunOptions {
+        chunk_cells: 500,
+        ..Default::default()
+    };
     let one = run_in_pool(1, &spec, &opts);
     let two = run_in_pool(2, &spec, &opts);
     all_same(&one, &two);
-    let other_chunks = run_in_pool(2, &spec, &RunOptions { chunk_cells: 97, ..Default::default() });
+    let other_chunks = run_in_pool(
+        2,
+        &spec,
+        &RunOptions {
+            chunk_cells: 97,
+            ..Default::default()
+        },
+    );
     all_same(&one, &other_chunks);
     let (mut a, mut b) = (Vec::new(), Vec::new());
     record::write_csv(&mut a, &one).unwrap();
@@ -120,7 +168,15 @@ fn progress_reaches_the_total() {
     let spec = plane(30, vec![0.01, 0.02], 100);
     let seen = std::sync::Mutex::new(Vec::new());
     let progress = |done: usize, total: usize| seen.lock().unwrap().push((done, total));
-    run_toy_sweep(&spec, &RunOptions { chunk_cells: 100, ..Default::default() }, &progress).unwrap();
+    run_toy_sweep(
+        &spec,
+        &RunOptions {
+            chunk_cells: 100,
+            ..Default::default()
+        },
+        &progress,
+    )
+    .unwrap();
     let seen = seen.into_inner().unwrap();
     assert_eq!(seen.len(), 18);
     assert_eq!(seen.iter().map(|s| s.0).max(), Some(1800));
@@ -130,7 +186,10 @@ fn progress_reaches_the_total() {
 /// Records with converged, diverged (+inf and NaN loss) and unfinished cells, −0 and an orbit.
 fn tricky_records() -> Vec<CellRecord> {
     let orbit = SweepSpec::new(
-        StartSet::Orbit { product: 9.0, log_alpha: Axis::new(-2.3, 2.3, 7).unwrap() },
+        StartSet::Orbit {
+            product: 9.0,
+            log_alpha: Axis::new(-2.3, 2.3, 7).unwrap(),
+        },
         LearningRates::new(vec![0.01, 0.03]).unwrap(),
         40,
     );
@@ -159,16 +218,25 @@ fn csv_and_json_round_trip_bitwise_and_agree() {
     let mut csv_bytes = Vec::new();
     record::write_csv(&mut csv_bytes, &recs).unwrap();
     let text = String::from_utf8(csv_bytes.clone()).unwrap();
-    assert!(text.starts_with("index,lr_idx,start_idx,learning_rate,start_a,start_b,log_alpha,outcome"));
+    assert!(
+        text.starts_with("index,lr_idx,start_idx,learning_rate,start_a,start_b,log_alpha,outcome")
+    );
     assert!(text.contains(",NaN,") && text.contains(",inf,") && text.contains(",-inf,"));
     let from_csv = record::read_csv(&csv_bytes[..]).unwrap();
 
     let spec = plane(3, vec![0.01], 10);
-    let doc = SweepDocument { format_version: record::FORMAT_VERSION, spec: spec.clone(), cells: recs.clone() };
+    let doc = SweepDocument {
+        format_version: record::FORMAT_VERSION,
+        spec: spec.clone(),
+        cells: recs.clone(),
+    };
     let mut json_bytes = Vec::new();
     record::write_json(&mut json_bytes, &doc).unwrap();
     let json = String::from_utf8(json_bytes.clone()).unwrap();
-    assert_eq!(json.matches("null").count(), json.matches("\"log_alpha\":null").count());
+    assert_eq!(
+        json.matches("null").count(),
+        json.matches("\"log_alpha\":null").count()
+    );
     assert!(json.contains("\"final_loss\":\"NaN\"") && json.contains("\"final_loss\":\"inf\""));
     assert!(json.contains("\"final_a\":\"-inf\""));
     let back = record::read_json(&json_bytes[..]).unwrap();
@@ -177,7 +245,10 @@ fn csv_and_json_round_trip_bitwise_and_agree() {
     all_same(&recs, &back.cells);
     all_same(&from_csv, &back.cells);
     assert!(from_csv.last().unwrap().final_loss.is_nan());
-    assert_eq!(from_csv[recs.len() - 2].final_point[1].to_bits(), (-0.0f64).to_bits());
+    assert_eq!(
+        from_csv[recs.len() - 2].final_point[1].to_bits(),
+        (-0.0f64).to_bits()
+    );
 }
 
 #[test]
@@ -203,7 +274,11 @@ fn random_finite_values_round_trip_exactly() {
     let mut c = Vec::new();
     record::write_csv(&mut c, &recs).unwrap();
     all_same(&recs, &record::read_csv(&c[..]).unwrap());
-    let doc = SweepDocument { format_version: 1, spec: plane(2, vec![0.1], 1), cells: recs.clone() };
+    let doc = SweepDocument {
+        format_version: 1,
+        spec: plane(2, vec![0.1], 1),
+        cells: recs.clone(),
+    };
     let j = serde_json::to_vec(&doc).unwrap();
     all_same(&recs, &record::read_json(&j[..]).unwrap().cells);
 }
@@ -215,7 +290,10 @@ fn lambda_max_matches_dense_hessian_eigenvalues() {
         let (h11, h12, h22) = (2.0 * b * b, 4.0 * a * b - 4.0, 2.0 * a * a);
         let lm = record::toy_lambda_max(a, b);
         let det = (h11 - lm) * (h22 - lm) - h12 * h12;
-        assert!(det.abs() < 1e-9 * (1.0 + lm * lm), "({a},{b}) λ={lm} det={det}");
+        assert!(
+            det.abs() < 1e-9 * (1.0 + lm * lm),
+            "({a},{b}) λ={lm} det={det}"
+        );
         assert!(lm >= h11.max(h22) - 1e-12);
     }
     assert_eq!(record::stable_learning_rate(0.0), f64::INFINITY);
@@ -228,44 +306,85 @@ fn interrupted_sweep_resumes_without_recomputing() {
     let spec = plane(50, vec![0.01, 0.02, 0.025], 500);
     let dir = tempfile::tempdir().unwrap();
     let cancel = Arc::new(AtomicBool::new(false));
-    let opts = RunOptions { chunk_cells: 300, cancel: Some(cancel.clone()), ..Default::default() };
+    let opts = RunOptions {
+        chunk_cells: 300,
+        cancel: Some(cancel.clone()),
+        ..Default::default()
+    };
     // Interrupt after the first finished chunk (as a Ctrl-C handler would).
     let stop = |_: usize, _: usize| cancel.store(true, Ordering::Relaxed);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let first = pool.install(|| run_toy_sweep_in_dir(dir.path(), &spec, &opts, Shard::ALL, &stop)).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let first = pool
+        .install(|| run_toy_sweep_in_dir(dir.path(), &spec, &opts, Shard::ALL, &stop))
+        .unwrap();
     assert_eq!(first.chunks_total, 25);
     assert_eq!(first.chunks_computed, 1);
     assert!(!first.shard_complete && first.records.is_none());
     assert!(!dir.path().join(store::CELLS_CSV).exists());
     // A half-written temporary file from a killed writer is ignored.
-    std::fs::write(dir.path().join("chunks").join(".chunk-00000003.csv.tmp-1-1"), "index,lr").unwrap();
+    std::fs::write(
+        dir.path()
+            .join("chunks")
+            .join(".chunk-00000003.csv.tmp-1-1"),
+        "index,lr",
+    )
+    .unwrap();
 
     cancel.store(false, Ordering::Relaxed);
     let second = run_toy_sweep_in_dir(dir.path(), &spec, &opts, Shard::ALL, &NoProgress).unwrap();
     assert_eq!((second.chunks_reused, second.chunks_computed), (1, 24));
     let resumed = second.records.unwrap();
-    let fresh = toy_records(&spec, &run_toy_sweep(&spec, &RunOptions::default(), &NoProgress).unwrap().cells);
+    let fresh = toy_records(
+        &spec,
+        &run_toy_sweep(&spec, &RunOptions::default(), &NoProgress)
+            .unwrap()
+            .cells,
+    );
     all_same(&resumed, &fresh);
-    all_same(&store::read_results_csv(&dir.path().join(store::CELLS_CSV)).unwrap(), &fresh);
-    all_same(&store::read_results_json(&dir.path().join(store::CELLS_JSON)).unwrap().cells, &fresh);
+    all_same(
+        &store::read_results_csv(&dir.path().join(store::CELLS_CSV)).unwrap(),
+        &fresh,
+    );
+    all_same(
+        &store::read_results_json(&dir.path().join(store::CELLS_JSON))
+            .unwrap()
+            .cells,
+        &fresh,
+    );
 
     let third = run_toy_sweep_in_dir(dir.path(), &spec, &opts, Shard::ALL, &NoProgress).unwrap();
     assert_eq!((third.chunks_reused, third.chunks_computed), (25, 0));
 
     let other = plane(50, vec![0.01, 0.02], 500);
     let err = run_toy_sweep_in_dir(dir.path(), &other, &opts, Shard::ALL, &NoProgress).unwrap_err();
-    assert!(matches!(err, symstab_sweep::SweepError::SpecMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, symstab_sweep::SweepError::SpecMismatch { .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn shards_merge_to_the_unsharded_result() {
     let spec = plane(40, vec![0.01, 0.025], 400);
-    let opts = RunOptions { chunk_cells: 256, ..Default::default() };
+    let opts = RunOptions {
+        chunk_cells: 256,
+        ..Default::default()
+    };
     let whole = tempfile::tempdir().unwrap();
     let all = run_toy_sweep_in_dir(whole.path(), &spec, &opts, Shard::ALL, &NoProgress).unwrap();
     let shard_dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     for (i, d) in shard_dirs.iter().enumerate() {
-        let s = run_toy_sweep_in_dir(d.path(), &spec, &opts, Shard::new(i, 3).unwrap(), &NoProgress).unwrap();
+        let s = run_toy_sweep_in_dir(
+            d.path(),
+            &spec,
+            &opts,
+            Shard::new(i, 3).unwrap(),
+            &NoProgress,
+        )
+        .unwrap();
         assert!(s.shard_complete && s.records.is_none());
     }
     let paths: Vec<&std::path::Path> = shard_dirs.iter().map(|d| d.path()).collect();
@@ -319,25 +438,53 @@ impl Model for ToyModel {
 #[test]
 fn generic_runner_agrees_with_toy_kernel_on_outcomes() {
     let spec = plane(12, vec![0.005, 0.02, 0.03], 400);
-    let toy = run_toy_sweep(&spec, &RunOptions::default(), &NoProgress).unwrap().cells;
+    let toy = run_toy_sweep(&spec, &RunOptions::default(), &NoProgress)
+        .unwrap()
+        .cells;
     let starts: Vec<Vec<f64>> = (0..spec.starts.len())
         .map(|k| {
             let p = spec.starts.point(k);
             vec![p.a, p.b]
         })
         .collect();
-    let opts = RunOptions { chunk_cells: 50, ..Default::default() };
-    let generic =
-        run_model_sweep(&ToyModel, &starts, &spec.learning_rates, 400, &StopRule::default(), &opts, &NoProgress)
-            .unwrap();
+    let opts = RunOptions {
+        chunk_cells: 50,
+        ..Default::default()
+    };
+    let generic = run_model_sweep(
+        &ToyModel,
+        &starts,
+        &spec.learning_rates,
+        400,
+        &StopRule::default(),
+        &opts,
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!(generic.len(), toy.len());
-    let mismatched = generic.iter().zip(&toy).filter(|(g, t)| g.outcome != t.outcome).count();
+    let mismatched = generic
+        .iter()
+        .zip(&toy)
+        .filter(|(g, t)| g.outcome != t.outcome)
+        .count();
     // The generic update rounds lr·(2r·b) instead of (lr·2r)·b, so a cell on a knife edge may
     // differ; nearly all must agree.
-    assert!(mismatched <= toy.len() / 100, "{mismatched} of {}", toy.len());
+    assert!(
+        mismatched <= toy.len() / 100,
+        "{mismatched} of {}",
+        toy.len()
+    );
     let one = descend(&ToyModel, &[3.0, 3.0], 0.01, 1000, &StopRule::default());
     assert_eq!(one.outcome, Outcome::Converged);
-    let err = run_model_sweep(&ToyModel, &[vec![1.0]], &spec.learning_rates, 10, &StopRule::default(), &opts, &NoProgress)
-        .unwrap_err();
+    let err = run_model_sweep(
+        &ToyModel,
+        &[vec![1.0]],
+        &spec.learning_rates,
+        10,
+        &StopRule::default(),
+        &opts,
+        &NoProgress,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("starts[0]"), "{err}");
 }
