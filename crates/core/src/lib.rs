@@ -21,3 +21,5 @@ pub mod outcome;
 pub use error::{Error, Result};
 pub use model::Model;
 pub use outcome::{Outcome, StopRule};
+pub mod data;
+pub mod mlp;
