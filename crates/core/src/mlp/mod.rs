@@ -20,6 +20,7 @@ mod derivatives;
 mod file;
 mod linalg;
 mod network;
+pub mod symmetry;
 
 pub use file::ProblemFile;
 pub use network::{Activation, LayerLayout, LayerView, LayerViewMut, Mlp};
