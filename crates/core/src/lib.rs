@@ -15,6 +15,7 @@
 //! ```
 
 pub mod error;
+pub mod matrix_free;
 pub mod model;
 pub mod outcome;
 
