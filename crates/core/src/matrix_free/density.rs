@@ -13,10 +13,11 @@
 //!
 //! Memory: one Lanczos basis of `n_steps` vectors of length n (8·n·`n_steps` bytes).
 
-use nalgebra::{DMatrix, SymmetricEigen};
+use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::small_eigen::symmetric_eigen;
 use super::{SymmetricOperator, check_dim, fill_rademacher, norm, orthogonalize, scale};
 use crate::error::{Error, Result};
 
@@ -148,10 +149,10 @@ pub fn spectral_density<O: SymmetricOperator + ?Sized>(
             basis[m * n..(m + 1) * n].copy_from_slice(&w);
             m += 1;
         }
-        let eig = SymmetricEigen::new(t.view((0, 0), (m, m)).clone_owned());
-        for j in 0..m {
-            let tau = eig.eigenvectors[(0, j)];
-            pairs.push((eig.eigenvalues[j], probe_weight * tau * tau));
+        let (values, vectors) = symmetric_eigen(t.view((0, 0), (m, m)).clone_owned());
+        for (j, &value) in values.iter().enumerate() {
+            let tau = vectors[(0, j)];
+            pairs.push((value, probe_weight * tau * tau));
         }
     }
 

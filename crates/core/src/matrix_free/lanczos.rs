@@ -9,7 +9,8 @@
 //! working precision and no spurious "ghost" copies of converged eigenvalues appear),
 //! and stores the Gram–Schmidt coefficients as the newest column of the projected matrix
 //! T = VᵀAV (tridiagonal for plain Lanczos, arrowhead-plus-tridiagonal after a restart).
-//! The eigenpairs (θ, s) of the small T (nalgebra's `SymmetricEigen`) give Ritz pairs
+//! The eigenpairs (θ, s) of the small T (Householder tridiagonalisation and implicit QL)
+//! give Ritz pairs
 //! (θ, y = V·s) with the exact residual
 //!
 //! ‖A·y − θ·y‖ = β·|s_m|,
@@ -46,10 +47,11 @@
 //! Cost per step: one operator application plus 4·n·m flops of reorthogonalisation and a
 //! small m×m eigen-decomposition; the loop allocates nothing of size n.
 
-use nalgebra::{DMatrix, SymmetricEigen};
+use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::small_eigen::symmetric_eigen;
 use super::{SymmetricOperator, axpy, check_dim, check_tolerance, fill_gaussian, norm, orthogonalize, scale};
 use crate::error::{Error, Result};
 
@@ -146,11 +148,7 @@ struct Ritz {
 }
 
 fn ritz_pairs(t: &DMatrix<f64>, m: usize, beta: f64) -> Ritz {
-    let eig = SymmetricEigen::new(t.view((0, 0), (m, m)).clone_owned());
-    let mut order: Vec<usize> = (0..m).collect();
-    order.sort_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b]));
-    let values: Vec<f64> = order.iter().map(|&i| eig.eigenvalues[i]).collect();
-    let vectors = DMatrix::from_fn(m, m, |r, c| eig.eigenvectors[(r, order[c])]);
+    let (values, vectors) = symmetric_eigen(t.view((0, 0), (m, m)).clone_owned());
     let residuals = (0..m).map(|c| beta * vectors[(m - 1, c)].abs()).collect();
     Ritz { values, vectors, residuals }
 }

@@ -31,6 +31,7 @@ mod density;
 mod lanczos;
 mod operator;
 mod power;
+mod small_eigen;
 mod trace;
 
 pub use density::{DensityOptions, SpectralDensity, spectral_density};
