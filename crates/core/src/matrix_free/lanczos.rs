@@ -147,10 +147,42 @@ struct Ritz {
     residuals: Vec<f64>,
 }
 
-fn ritz_pairs(t: &DMatrix<f64>, m: usize, beta: f64) -> Ritz {
+/// Ritz pairs of the leading m×m block of T. The residual bound of pair j is
+/// β·|s_{m,j}| + Σ_p |c_pᵀ s_j|: the first term is the Lanczos relation's residual, the
+/// others are the residual directions dropped at earlier breakdowns and probes
+/// (`defects`, coefficients over the basis columns), bounded by the triangle inequality.
+fn ritz_pairs(t: &DMatrix<f64>, m: usize, beta: f64, defects: &[Vec<f64>]) -> Ritz {
     let (values, vectors) = symmetric_eigen(t.view((0, 0), (m, m)).clone_owned());
-    let residuals = (0..m).map(|c| beta * vectors[(m - 1, c)].abs()).collect();
+    let residuals = (0..m)
+        .map(|c| {
+            let dropped: f64 = defects
+                .iter()
+                .map(|defect| (0..m).map(|i| defect[i] * vectors[(i, c)]).sum::<f64>().abs())
+                .sum();
+            beta * vectors[(m - 1, c)].abs() + dropped
+        })
+        .collect();
     Ritz { values, vectors, residuals }
+}
+
+/// Records that the residual direction β·f̂ of basis column `last` is dropped.
+fn drop_residual(defects: &mut Vec<Vec<f64>>, max_basis: usize, last: usize, beta: f64) {
+    if beta != 0.0 {
+        let mut defect = vec![0.0; max_basis];
+        defect[last] = beta;
+        defects.push(defect);
+    }
+}
+
+/// Expresses the dropped residual directions in the rotated basis V·S (S = the Ritz
+/// vectors at `indices`): c ← Sᵀc.
+fn rotate_defects(defects: &mut [Vec<f64>], m: usize, ritz: &Ritz, indices: &[usize]) {
+    for defect in defects.iter_mut() {
+        let rotated: Vec<f64> =
+            indices.iter().map(|&idx| (0..m).map(|i| ritz.vectors[(i, idx)] * defect[i]).sum()).collect();
+        defect.fill(0.0);
+        defect[..rotated.len()].copy_from_slice(&rotated);
+    }
 }
 
 /// Replaces the first k = `indices.len()` basis columns by V·S, S = the Ritz vectors of
@@ -252,6 +284,7 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(op: &O, options: &LanczosOptions) 
     let mut converged = false;
     let mut multiplicity_checked = false;
     let mut exhausted = false;
+    let mut defects: Vec<Vec<f64>> = Vec::new();
 
     let ritz = loop {
         // Expand: apply A to the newest basis vector, orthogonalise twice, record T's column.
@@ -266,7 +299,7 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(op: &O, options: &LanczosOptions) 
         }
         let beta = norm(&w);
 
-        let ritz = ritz_pairs(&t, m, beta);
+        let ritz = ritz_pairs(&t, m, beta, &defects);
         let full = m == n;
         let breakdown = full || beta <= breakdown_ratio * op_scale;
         let norm_estimate = ritz.values[0].abs().max(ritz.values[m - 1].abs());
@@ -312,13 +345,15 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(op: &O, options: &LanczosOptions) 
             probing = true;
             n_probes += 1;
             let locked: Vec<usize> = (0..wanted_bottom).chain(m - wanted_top..m).collect();
+            drop_residual(&mut defects, max_basis, last, beta);
+            rotate_defects(&mut defects, m, &ritz, &locked);
             rotate_basis(&mut basis, n, m, &ritz, &locked, &mut scratch);
             m = reset_projection(&mut t, &ritz, &locked);
             if !random_orthogonal(&mut rng, &basis, n, m, &mut w, &mut coeffs) {
                 converged = true;
                 exhausted = true;
                 multiplicity_checked = true;
-                let kept = ritz_pairs(&t, m, 0.0);
+                let kept = ritz_pairs(&t, m, 0.0, &defects);
                 break kept;
             }
             basis[m * n..(m + 1) * n].copy_from_slice(&w);
@@ -336,6 +371,7 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(op: &O, options: &LanczosOptions) 
                 exhausted = true;
                 break ritz;
             }
+            drop_residual(&mut defects, max_basis, last, beta);
         } else {
             scale(1.0 / beta, &mut w);
         }
@@ -352,6 +388,7 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(op: &O, options: &LanczosOptions) 
             let keep_top = need_top + spare_top;
             let keep_bottom = need_bottom + spare_bottom;
             let kept: Vec<usize> = (0..keep_bottom).chain(m - keep_top..m).collect();
+            rotate_defects(&mut defects, m, &ritz, &kept);
             rotate_basis(&mut basis, n, m, &ritz, &kept, &mut scratch);
             m = reset_projection(&mut t, &ritz, &kept);
             n_restarts += 1;
