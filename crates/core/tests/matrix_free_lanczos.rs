@@ -5,7 +5,8 @@
 mod matrix_free_common;
 
 use matrix_free_common::{
-    Reflected, dense_eigenvalues, dense_with_spectrum, max_relative_error, random_symmetric, true_residual,
+    Reflected, dense_eigenvalues, dense_with_spectrum, max_relative_error, random_symmetric,
+    true_residual,
 };
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
@@ -13,7 +14,11 @@ use symstab_core::Error;
 use symstab_core::matrix_free::{FnOperator, LanczosOptions, SymmetricOperator, lanczos};
 
 fn options(n_top: usize, n_bottom: usize) -> LanczosOptions {
-    LanczosOptions { n_top, n_bottom, ..LanczosOptions::default() }
+    LanczosOptions {
+        n_top,
+        n_bottom,
+        ..LanczosOptions::default()
+    }
 }
 
 fn top_k(ascending: &[f64], k: usize) -> Vec<f64> {
@@ -22,20 +27,38 @@ fn top_k(ascending: &[f64], k: usize) -> Vec<f64> {
 
 fn assert_finite(result: &symstab_core::matrix_free::LanczosResult) {
     for pairs in [&result.top, &result.bottom] {
-        assert!(pairs.values.iter().chain(&pairs.residuals).all(|v| v.is_finite()), "{pairs:?}");
+        assert!(
+            pairs
+                .values
+                .iter()
+                .chain(&pairs.residuals)
+                .all(|v| v.is_finite()),
+            "{pairs:?}"
+        );
         assert!(pairs.vectors.iter().flatten().all(|v| v.is_finite()));
     }
 }
 
 /// Checks the reported residuals against explicit ones and that the vectors are unit.
-fn assert_pairs_consistent<O: SymmetricOperator>(op: &O, result: &symstab_core::matrix_free::LanczosResult) {
+fn assert_pairs_consistent<O: SymmetricOperator>(
+    op: &O,
+    result: &symstab_core::matrix_free::LanczosResult,
+) {
     let scale = result.norm_estimate.max(1e-300);
     for pairs in [&result.top, &result.bottom] {
-        for ((value, vector), reported) in pairs.values.iter().zip(&pairs.vectors).zip(&pairs.residuals) {
+        for ((value, vector), reported) in pairs
+            .values
+            .iter()
+            .zip(&pairs.vectors)
+            .zip(&pairs.residuals)
+        {
             let norm = vector.iter().map(|x| x * x).sum::<f64>().sqrt();
             assert!((norm - 1.0).abs() < 1e-10, "ritz vector norm {norm}");
             let actual = true_residual(op, *value, vector);
-            assert!(actual <= reported + 1e-9 * scale, "residual {actual:e} vs reported {reported:e}");
+            assert!(
+                actual <= reported + 1e-9 * scale,
+                "residual {actual:e} vs reported {reported:e}"
+            );
         }
     }
 }
@@ -45,11 +68,21 @@ fn random_dense_300_top5_bottom5_match_symmetric_eigen() {
     let a = random_symmetric(300, 1);
     let dense = dense_eigenvalues(&a);
     let result = lanczos(&a, &options(5, 5)).unwrap();
-    assert!(result.converged && result.multiplicity_checked, "{result:?}");
+    assert!(
+        result.converged && result.multiplicity_checked,
+        "{result:?}"
+    );
     let top_error = max_relative_error(&result.top.values, &top_k(&dense, 5));
     let bottom_error = max_relative_error(&result.bottom.values, &dense[..5]);
-    assert!(top_error < 1e-8 && bottom_error < 1e-8, "top {top_error:e}, bottom {bottom_error:e}");
-    assert!(result.n_applications < 2 * 300, "{} applications", result.n_applications);
+    assert!(
+        top_error < 1e-8 && bottom_error < 1e-8,
+        "top {top_error:e}, bottom {bottom_error:e}"
+    );
+    assert!(
+        result.n_applications < 2 * 300,
+        "{} applications",
+        result.n_applications
+    );
     assert_pairs_consistent(&a, &result);
 }
 
@@ -71,27 +104,48 @@ fn dense_600_with_outliers_matches_symmetric_eigen() {
 #[test]
 fn matrix_free_2000_known_spectrum_top5_bottom5() {
     let n = 2000;
-    let mut spectrum: Vec<f64> = (0..n - 10).map(|i| -1.0 + 2.0 * i as f64 / (n - 11) as f64).collect();
+    let mut spectrum: Vec<f64> = (0..n - 10)
+        .map(|i| -1.0 + 2.0 * i as f64 / (n - 11) as f64)
+        .collect();
     spectrum.extend([40.0, 20.0, 10.0, 5.0, 3.0, -30.0, -15.0, -6.0, -4.0, -2.0]);
     let op = Reflected::new(spectrum, 3);
     let result = lanczos(&op, &options(5, 5)).unwrap();
-    assert!(result.converged && result.multiplicity_checked, "{result:?}");
+    assert!(
+        result.converged && result.multiplicity_checked,
+        "{result:?}"
+    );
     let top_error = max_relative_error(&result.top.values, &[40.0, 20.0, 10.0, 5.0, 3.0]);
     let bottom_error = max_relative_error(&result.bottom.values, &[-30.0, -15.0, -6.0, -4.0, -2.0]);
-    assert!(top_error < 1e-8 && bottom_error < 1e-8, "top {top_error:e}, bottom {bottom_error:e}");
+    assert!(
+        top_error < 1e-8 && bottom_error < 1e-8,
+        "top {top_error:e}, bottom {bottom_error:e}"
+    );
     assert_pairs_consistent(&op, &result);
 }
 
 #[test]
 fn small_basis_restarts_and_still_converges() {
     let n = 1000;
-    let spectrum: Vec<f64> = (0..n).map(|i| (i as f64 / n as f64).powi(3) * 10.0).collect();
+    let spectrum: Vec<f64> = (0..n)
+        .map(|i| (i as f64 / n as f64).powi(3) * 10.0)
+        .collect();
     let op = Reflected::new(spectrum.clone(), 4);
-    let opts = LanczosOptions { max_basis: Some(12), max_applications: 20_000, ..options(3, 0) };
+    let opts = LanczosOptions {
+        max_basis: Some(12),
+        max_applications: 20_000,
+        ..options(3, 0)
+    };
     let result = lanczos(&op, &opts).unwrap();
     assert!(result.converged, "{result:?}");
-    assert!(result.n_restarts > 0, "expected restarts with a 12-vector basis");
-    assert!(max_relative_error(&result.top.values, &top_k(&spectrum, 3)) < 1e-8, "{:?}", result.top.values);
+    assert!(
+        result.n_restarts > 0,
+        "expected restarts with a 12-vector basis"
+    );
+    assert!(
+        max_relative_error(&result.top.values, &top_k(&spectrum, 3)) < 1e-8,
+        "{:?}",
+        result.top.values
+    );
     assert_pairs_consistent(&op, &result);
 }
 
@@ -121,11 +175,22 @@ fn invariant_subspace_breakdown_restarts_and_finds_all_copies() {
     let a = dense_with_spectrum(&spectrum, 5);
     let result = lanczos(&a, &options(6, 7)).unwrap();
     assert_finite(&result);
-    assert!(result.converged && result.multiplicity_checked, "{result:?}");
+    assert!(
+        result.converged && result.multiplicity_checked,
+        "{result:?}"
+    );
     let want_top = [5.0, 5.0, 5.0, 5.0, 1.0, 1.0];
     let want_bottom = [-2.0, -2.0, -2.0, -2.0, -2.0, -2.0, 1.0];
-    assert!(max_relative_error(&result.top.values, &want_top) < 1e-10, "{:?}", result.top.values);
-    assert!(max_relative_error(&result.bottom.values, &want_bottom) < 1e-10, "{:?}", result.bottom.values);
+    assert!(
+        max_relative_error(&result.top.values, &want_top) < 1e-10,
+        "{:?}",
+        result.top.values
+    );
+    assert!(
+        max_relative_error(&result.bottom.values, &want_bottom) < 1e-10,
+        "{:?}",
+        result.bottom.values
+    );
     assert_pairs_consistent(&a, &result);
 }
 
@@ -135,7 +200,14 @@ fn zero_matrix_breaks_down_without_nan() {
     let result = lanczos(&a, &options(2, 2)).unwrap();
     assert_finite(&result);
     assert!(result.converged);
-    assert!(result.top.values.iter().chain(&result.bottom.values).all(|v| *v == 0.0));
+    assert!(
+        result
+            .top
+            .values
+            .iter()
+            .chain(&result.bottom.values)
+            .all(|v| *v == 0.0)
+    );
 }
 
 #[test]
@@ -146,10 +218,17 @@ fn repeated_top_eigenvalue_reports_its_multiplicity() {
     spectrum.extend([4.0, 4.0, 4.0, 2.5]);
     let op = Reflected::new(spectrum, 6);
     let result = lanczos(&op, &options(5, 0)).unwrap();
-    assert!(result.converged && result.multiplicity_checked, "{result:?}");
+    assert!(
+        result.converged && result.multiplicity_checked,
+        "{result:?}"
+    );
     assert!(result.n_probes >= 1);
     let want = [4.0, 4.0, 4.0, 2.5, 1.0 - 1.0 / 396.0];
-    assert!(max_relative_error(&result.top.values, &want) < 1e-8, "{:?}", result.top.values);
+    assert!(
+        max_relative_error(&result.top.values, &want) < 1e-8,
+        "{:?}",
+        result.top.values
+    );
     assert_pairs_consistent(&op, &result);
     // The three vectors of the triple eigenvalue are orthonormal (distinct copies, no ghosts).
     let v = &result.top.vectors;
@@ -168,10 +247,17 @@ fn single_vector_lanczos_without_check_sees_one_copy() {
     let mut spectrum: Vec<f64> = (0..n - 3).map(|i| i as f64 / (n - 3) as f64).collect();
     spectrum.extend([4.0, 4.0, 3.0]);
     let op = Reflected::new(spectrum, 7);
-    let opts = LanczosOptions { check_multiplicity: false, ..options(2, 0) };
+    let opts = LanczosOptions {
+        check_multiplicity: false,
+        ..options(2, 0)
+    };
     let result = lanczos(&op, &opts).unwrap();
     assert!(result.converged && !result.multiplicity_checked);
-    assert!(max_relative_error(&result.top.values, &[4.0, 3.0]) < 1e-8, "{:?}", result.top.values);
+    assert!(
+        max_relative_error(&result.top.values, &[4.0, 3.0]) < 1e-8,
+        "{:?}",
+        result.top.values
+    );
 }
 
 #[test]
@@ -179,17 +265,39 @@ fn no_ghost_copies_after_long_runs() {
     // λ₁ = 100 converges in a few steps; the bottom end then needs many more. Without full
     // reorthogonalisation, copies of 100 would reappear among the top values.
     let n = 500;
-    let mut spectrum: Vec<f64> = (0..n - 1).map(|i| (i as f64 / (n - 1) as f64).powi(2)).collect();
+    let mut spectrum: Vec<f64> = (0..n - 1)
+        .map(|i| (i as f64 / (n - 1) as f64).powi(2))
+        .collect();
     spectrum.push(100.0);
     let op = Reflected::new(spectrum.clone(), 8);
-    let opts = LanczosOptions { tolerance: 1e-10, ..options(3, 3) };
+    let opts = LanczosOptions {
+        tolerance: 1e-10,
+        ..options(3, 3)
+    };
     let result = lanczos(&op, &opts).unwrap();
     assert!(result.converged, "{result:?}");
-    assert!(max_relative_error(&result.top.values, &top_k(&spectrum, 3)) < 1e-8, "{:?}", result.top.values);
-    let bottom_error: f64 =
-        result.bottom.values.iter().zip(&spectrum).map(|(g, w)| (g - w).abs()).fold(0.0, f64::max);
+    assert!(
+        max_relative_error(&result.top.values, &top_k(&spectrum, 3)) < 1e-8,
+        "{:?}",
+        result.top.values
+    );
+    let bottom_error: f64 = result
+        .bottom
+        .values
+        .iter()
+        .zip(&spectrum)
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0, f64::max);
     assert!(bottom_error < 1e-8 * 100.0, "{:?}", result.bottom.values);
-    assert_eq!(result.top.values.iter().filter(|v| (**v - 100.0).abs() < 1e-3).count(), 1);
+    assert_eq!(
+        result
+            .top
+            .values
+            .iter()
+            .filter(|v| (**v - 100.0).abs() < 1e-3)
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -199,7 +307,11 @@ fn dominant_negative_eigenvalue_does_not_become_lambda_max() {
     let a = dense_with_spectrum(&spectrum, 9);
     let result = lanczos(&a, &options(1, 1)).unwrap();
     assert!(result.converged);
-    assert!((result.lambda_max().unwrap() - 1.99).abs() < 1e-8 * 50.0, "{:?}", result.top.values);
+    assert!(
+        (result.lambda_max().unwrap() - 1.99).abs() < 1e-8 * 50.0,
+        "{:?}",
+        result.top.values
+    );
     assert!((result.lambda_min().unwrap() + 50.0).abs() < 1e-8 * 50.0);
     assert!(result.norm_estimate > 49.0);
 }
@@ -207,11 +319,17 @@ fn dominant_negative_eigenvalue_does_not_become_lambda_max() {
 #[test]
 fn spectrum_symmetric_about_zero_gives_both_signs() {
     let k = 150;
-    let spectrum: Vec<f64> = (1..=k).flat_map(|i| [i as f64 / 10.0, -(i as f64) / 10.0]).collect();
+    let spectrum: Vec<f64> = (1..=k)
+        .flat_map(|i| [i as f64 / 10.0, -(i as f64) / 10.0])
+        .collect();
     let op = Reflected::new(spectrum, 10);
     let result = lanczos(&op, &options(3, 3)).unwrap();
     assert!(result.converged, "{result:?}");
-    assert!(max_relative_error(&result.top.values, &[15.0, 14.9, 14.8]) < 1e-8, "{:?}", result.top.values);
+    assert!(
+        max_relative_error(&result.top.values, &[15.0, 14.9, 14.8]) < 1e-8,
+        "{:?}",
+        result.top.values
+    );
     assert!(max_relative_error(&result.bottom.values, &[-15.0, -14.9, -14.8]) < 1e-8);
     assert_pairs_consistent(&op, &result);
 }
@@ -258,7 +376,10 @@ fn closure_operator_and_determinism() {
 #[test]
 fn budget_exhaustion_is_reported_not_an_error() {
     let a = random_symmetric(200, 11);
-    let opts = LanczosOptions { max_applications: 5, ..options(3, 0) };
+    let opts = LanczosOptions {
+        max_applications: 5,
+        ..options(3, 0)
+    };
     let result = lanczos(&a, &opts).unwrap();
     assert!(!result.converged);
     assert_eq!(result.n_applications, 5);
@@ -271,10 +392,22 @@ fn invalid_options_are_typed_errors() {
     let a = DMatrix::<f64>::identity(4, 4);
     let bad = |o: LanczosOptions| matches!(lanczos(&a, &o), Err(Error::InvalidValue { .. }));
     assert!(bad(options(0, 0)));
-    assert!(bad(LanczosOptions { tolerance: 0.0, ..options(1, 0) }));
-    assert!(bad(LanczosOptions { tolerance: f64::NAN, ..options(1, 0) }));
-    assert!(bad(LanczosOptions { max_basis: Some(5), ..options(1, 1) }));
-    assert!(bad(LanczosOptions { max_applications: 0, ..options(1, 0) }));
+    assert!(bad(LanczosOptions {
+        tolerance: 0.0,
+        ..options(1, 0)
+    }));
+    assert!(bad(LanczosOptions {
+        tolerance: f64::NAN,
+        ..options(1, 0)
+    }));
+    assert!(bad(LanczosOptions {
+        max_basis: Some(5),
+        ..options(1, 1)
+    }));
+    assert!(bad(LanczosOptions {
+        max_applications: 0,
+        ..options(1, 0)
+    }));
     let empty = DMatrix::<f64>::zeros(0, 0);
     assert!(lanczos(&empty, &options(1, 0)).is_err());
 }

@@ -37,7 +37,12 @@ pub struct DensityOptions {
 
 impl Default for DensityOptions {
     fn default() -> Self {
-        DensityOptions { n_probes: 10, n_steps: 80, broadening: None, seed: 0 }
+        DensityOptions {
+            n_probes: 10,
+            n_steps: 80,
+            broadening: None,
+            seed: 0,
+        }
     }
 }
 
@@ -81,7 +86,9 @@ impl SpectralDensity {
         let points: Vec<f64> = match n_points {
             0 => Vec::new(),
             1 => vec![0.5 * (lo + hi)],
-            _ => (0..n_points).map(|i| lo + (hi - lo) * i as f64 / (n_points - 1) as f64).collect(),
+            _ => (0..n_points)
+                .map(|i| lo + (hi - lo) * i as f64 / (n_points - 1) as f64)
+                .collect(),
         };
         let values = points.iter().map(|&x| self.density(x)).collect();
         (points, values)
@@ -89,7 +96,11 @@ impl SpectralDensity {
 
     /// The k-th moment Σⱼ wⱼ θⱼᵏ of the quadrature, an estimate of tr(Aᵏ)/n.
     pub fn moment(&self, k: i32) -> f64 {
-        self.nodes.iter().zip(&self.weights).map(|(&theta, &weight)| weight * theta.powi(k)).sum()
+        self.nodes
+            .iter()
+            .zip(&self.weights)
+            .map(|(&theta, &weight)| weight * theta.powi(k))
+            .sum()
     }
 }
 
@@ -112,7 +123,11 @@ pub fn spectral_density<O: SymmetricOperator + ?Sized>(
     if let Some(sigma) = options.broadening
         && !(sigma.is_finite() && sigma > 0.0)
     {
-        return Err(Error::invalid_value("broadening", sigma, "must be finite and > 0"));
+        return Err(Error::invalid_value(
+            "broadening",
+            sigma,
+            "must be finite and > 0",
+        ));
     }
     let steps = options.n_steps.min(n);
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
@@ -175,5 +190,12 @@ pub fn spectral_density<O: SymmetricOperator + ?Sized>(
             1.0
         }
     });
-    Ok(SpectralDensity { nodes, weights, broadening, dim: n, n_probes: options.n_probes, n_applications })
+    Ok(SpectralDensity {
+        nodes,
+        weights,
+        broadening,
+        dim: n,
+        n_probes: options.n_probes,
+        n_applications,
+    })
 }

@@ -52,7 +52,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::small_eigen::symmetric_eigen;
-use super::{SymmetricOperator, axpy, check_dim, check_tolerance, fill_gaussian, norm, orthogonalize, scale};
+use super::{
+    SymmetricOperator, axpy, check_dim, check_tolerance, fill_gaussian, norm, orthogonalize, scale,
+};
 use crate::error::{Error, Result};
 
 /// Settings of [`lanczos`].
@@ -157,12 +159,21 @@ fn ritz_pairs(t: &DMatrix<f64>, m: usize, beta: f64, defects: &[Vec<f64>]) -> Ri
         .map(|c| {
             let dropped: f64 = defects
                 .iter()
-                .map(|defect| (0..m).map(|i| defect[i] * vectors[(i, c)]).sum::<f64>().abs())
+                .map(|defect| {
+                    (0..m)
+                        .map(|i| defect[i] * vectors[(i, c)])
+                        .sum::<f64>()
+                        .abs()
+                })
                 .sum();
             beta * vectors[(m - 1, c)].abs() + dropped
         })
         .collect();
-    Ritz { values, vectors, residuals }
+    Ritz {
+        values,
+        vectors,
+        residuals,
+    }
 }
 
 /// Records that the residual direction β·f̂ of basis column `last` is dropped.
@@ -178,8 +189,10 @@ fn drop_residual(defects: &mut Vec<Vec<f64>>, max_basis: usize, last: usize, bet
 /// vectors at `indices`): c ← Sᵀc.
 fn rotate_defects(defects: &mut [Vec<f64>], m: usize, ritz: &Ritz, indices: &[usize]) {
     for defect in defects.iter_mut() {
-        let rotated: Vec<f64> =
-            indices.iter().map(|&idx| (0..m).map(|i| ritz.vectors[(i, idx)] * defect[i]).sum()).collect();
+        let rotated: Vec<f64> = indices
+            .iter()
+            .map(|&idx| (0..m).map(|i| ritz.vectors[(i, idx)] * defect[i]).sum())
+            .collect();
         defect.fill(0.0);
         defect[..rotated.len()].copy_from_slice(&rotated);
     }
@@ -187,7 +200,14 @@ fn rotate_defects(defects: &mut [Vec<f64>], m: usize, ritz: &Ritz, indices: &[us
 
 /// Replaces the first k = `indices.len()` basis columns by V·S, S = the Ritz vectors of
 /// T at `indices`, in place by row blocks (the scratch holds k·BLOCK numbers).
-fn rotate_basis(basis: &mut [f64], n: usize, m: usize, ritz: &Ritz, indices: &[usize], scratch: &mut Vec<f64>) {
+fn rotate_basis(
+    basis: &mut [f64],
+    n: usize,
+    m: usize,
+    ritz: &Ritz,
+    indices: &[usize],
+    scratch: &mut Vec<f64>,
+) {
     const BLOCK: usize = 512;
     let k = indices.len();
     scratch.resize(k * BLOCK, 0.0);
@@ -205,7 +225,8 @@ fn rotate_basis(basis: &mut [f64], n: usize, m: usize, ritz: &Ritz, indices: &[u
             }
         }
         for j in 0..k {
-            basis[j * n + start..j * n + start + len].copy_from_slice(&scratch[j * len..(j + 1) * len]);
+            basis[j * n + start..j * n + start + len]
+                .copy_from_slice(&scratch[j * len..(j + 1) * len]);
         }
         start += len;
     }
@@ -222,7 +243,14 @@ fn reset_projection(t: &mut DMatrix<f64>, ritz: &Ritz, indices: &[usize]) -> usi
 
 /// Fills `w` with a random unit vector orthogonal to the first `m` basis columns;
 /// returns false if nothing is left after orthogonalisation (the basis spans ℝⁿ).
-fn random_orthogonal(rng: &mut ChaCha8Rng, basis: &[f64], n: usize, m: usize, w: &mut [f64], coeffs: &mut [f64]) -> bool {
+fn random_orthogonal(
+    rng: &mut ChaCha8Rng,
+    basis: &[f64],
+    n: usize,
+    m: usize,
+    w: &mut [f64],
+    coeffs: &mut [f64],
+) -> bool {
     fill_gaussian(rng, w);
     let before = norm(w);
     orthogonalize(basis, n, m, w, coeffs);
@@ -241,20 +269,35 @@ fn random_orthogonal(rng: &mut ChaCha8Rng, basis: &[f64], n: usize, m: usize, w:
 /// `max_basis` below `n_top + n_bottom + 4`, or a zero application budget. Running out of
 /// budget is not an error: the result then has `converged == false` and holds the current
 /// estimates.
-pub fn lanczos<O: SymmetricOperator + ?Sized>(op: &O, options: &LanczosOptions) -> Result<LanczosResult> {
+pub fn lanczos<O: SymmetricOperator + ?Sized>(
+    op: &O,
+    options: &LanczosOptions,
+) -> Result<LanczosResult> {
     let n = op.dim();
     check_dim(n)?;
     check_tolerance("tolerance", options.tolerance)?;
     let n_wanted = options.n_top + options.n_bottom;
     if n_wanted == 0 {
-        return Err(Error::invalid_value("n_top + n_bottom", 0, "at least one eigenvalue must be wanted"));
+        return Err(Error::invalid_value(
+            "n_top + n_bottom",
+            0,
+            "at least one eigenvalue must be wanted",
+        ));
     }
     if options.max_applications == 0 {
-        return Err(Error::invalid_value("max_applications", 0, "must be at least 1"));
+        return Err(Error::invalid_value(
+            "max_applications",
+            0,
+            "must be at least 1",
+        ));
     }
     let requested_basis = options.max_basis.unwrap_or((2 * n_wanted + 24).max(40));
     if requested_basis < n_wanted + 4 {
-        return Err(Error::invalid_value("max_basis", requested_basis, "must be at least n_top + n_bottom + 4"));
+        return Err(Error::invalid_value(
+            "max_basis",
+            requested_basis,
+            "must be at least n_top + n_bottom + 4",
+        ));
     }
     let max_basis = requested_basis.min(n);
     let tolerance = options.tolerance;
@@ -306,12 +349,24 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(op: &O, options: &LanczosOptions) 
 
         // While probing, one more pair on each wanted side must converge.
         let extra = usize::from(probing);
-        let need_top = if wanted_top > 0 { (wanted_top + extra).min(n) } else { 0 };
-        let need_bottom = if wanted_bottom > 0 { (wanted_bottom + extra).min(n) } else { 0 };
+        let need_top = if wanted_top > 0 {
+            (wanted_top + extra).min(n)
+        } else {
+            0
+        };
+        let need_bottom = if wanted_bottom > 0 {
+            (wanted_bottom + extra).min(n)
+        } else {
+            0
+        };
         let enough = m >= (need_top + need_bottom).min(n);
         let bound = tolerance * norm_estimate;
-        let top_ok = ritz.residuals[m - need_top.min(m)..].iter().all(|&r| r <= bound);
-        let bottom_ok = ritz.residuals[..need_bottom.min(m)].iter().all(|&r| r <= bound);
+        let top_ok = ritz.residuals[m - need_top.min(m)..]
+            .iter()
+            .all(|&r| r <= bound);
+        let bottom_ok = ritz.residuals[..need_bottom.min(m)]
+            .iter()
+            .all(|&r| r <= bound);
 
         if full {
             converged = true;
@@ -324,11 +379,17 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(op: &O, options: &LanczosOptions) 
                 converged = true;
                 break ritz;
             }
-            let top_values: Vec<f64> = ritz.values[m - wanted_top..].iter().rev().copied().collect();
+            let top_values: Vec<f64> = ritz.values[m - wanted_top..]
+                .iter()
+                .rev()
+                .copied()
+                .collect();
             let bottom_values: Vec<f64> = ritz.values[..wanted_bottom].to_vec();
             if let Some((ref_top, ref_bottom)) = &reference {
                 let same = |a: &[f64], b: &[f64]| {
-                    a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 10.0 * bound + 1e-14 * norm_estimate)
+                    a.iter()
+                        .zip(b)
+                        .all(|(x, y)| (x - y).abs() <= 10.0 * bound + 1e-14 * norm_estimate)
                 };
                 if same(ref_top, &top_values) && same(ref_bottom, &bottom_values) {
                     converged = true;

@@ -119,14 +119,22 @@ pub(crate) fn check_tolerance(field: &str, tolerance: f64) -> Result<()> {
     if tolerance.is_finite() && tolerance > 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid_value(field, tolerance, "must be finite and > 0"))
+        Err(Error::invalid_value(
+            field,
+            tolerance,
+            "must be finite and > 0",
+        ))
     }
 }
 
 /// Checks that an operator has at least one dimension.
 pub(crate) fn check_dim(dim: usize) -> Result<()> {
     if dim == 0 {
-        Err(Error::invalid_value("operator dimension", dim, "must be at least 1"))
+        Err(Error::invalid_value(
+            "operator dimension",
+            dim,
+            "must be at least 1",
+        ))
     } else {
         Ok(())
     }

@@ -72,13 +72,21 @@ impl SymmetricOperator for DMatrix<f64> {
 pub fn check_symmetric(matrix: &DMatrix<f64>) -> Result<()> {
     let (rows, cols) = matrix.shape();
     if rows != cols {
-        return Err(Error::DimensionMismatch { what: "matrix columns".to_owned(), expected: rows, got: cols });
+        return Err(Error::DimensionMismatch {
+            what: "matrix columns".to_owned(),
+            expected: rows,
+            got: cols,
+        });
     }
     if let Some(index) = matrix.as_slice().iter().position(|v| !v.is_finite()) {
         let value = matrix.as_slice()[index];
         // nalgebra stores column-major; report the row-major flat index as documented.
         let (row, col) = (index % rows, index / rows);
-        return Err(Error::NonFinite { what: "matrix".to_owned(), index: row * cols + col, value });
+        return Err(Error::NonFinite {
+            what: "matrix".to_owned(),
+            index: row * cols + col,
+            value,
+        });
     }
     let scale = matrix.amax();
     let mut asymmetry = 0.0f64;
@@ -89,7 +97,10 @@ pub fn check_symmetric(matrix: &DMatrix<f64>) -> Result<()> {
     }
     let tolerance = 1e-12 * scale;
     if asymmetry > tolerance {
-        return Err(Error::NotSymmetric { asymmetry, tolerance });
+        return Err(Error::NotSymmetric {
+            asymmetry,
+            tolerance,
+        });
     }
     Ok(())
 }
@@ -134,7 +145,11 @@ impl<'a, M: Model + ?Sized> HessianOperator<'a, M> {
     /// non-finite entry.
     pub fn new(model: &'a M, params: &'a [f64]) -> Result<Self> {
         model.check_params("params", params)?;
-        Ok(HessianOperator { model, params, hvp_count: AtomicUsize::new(0) })
+        Ok(HessianOperator {
+            model,
+            params,
+            hvp_count: AtomicUsize::new(0),
+        })
     }
 
     /// Number of Hessian-vector products computed so far through this operator.

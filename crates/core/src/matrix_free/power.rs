@@ -26,7 +26,11 @@ pub struct PowerOptions {
 
 impl Default for PowerOptions {
     fn default() -> Self {
-        PowerOptions { tolerance: 1e-8, max_iterations: 1000, seed: 0 }
+        PowerOptions {
+            tolerance: 1e-8,
+            max_iterations: 1000,
+            seed: 0,
+        }
     }
 }
 
@@ -51,12 +55,19 @@ pub struct PowerResult {
 ///
 /// Errors: dimension 0, a non-positive or non-finite tolerance, or `max_iterations == 0`.
 /// Hitting the budget is not an error: the result has `converged == false`.
-pub fn power_iteration<O: SymmetricOperator + ?Sized>(op: &O, options: &PowerOptions) -> Result<PowerResult> {
+pub fn power_iteration<O: SymmetricOperator + ?Sized>(
+    op: &O,
+    options: &PowerOptions,
+) -> Result<PowerResult> {
     let n = op.dim();
     check_dim(n)?;
     check_tolerance("tolerance", options.tolerance)?;
     if options.max_iterations == 0 {
-        return Err(Error::invalid_value("max_iterations", 0, "must be at least 1"));
+        return Err(Error::invalid_value(
+            "max_iterations",
+            0,
+            "must be at least 1",
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let mut v = vec![0.0; n];
@@ -77,7 +88,12 @@ pub fn power_iteration<O: SymmetricOperator + ?Sized>(op: &O, options: &PowerOpt
         // ‖A·v‖² − ρ² cancels catastrophically near convergence).
         value = dot(&v, &w);
         let w_norm = norm(&w);
-        residual = v.iter().zip(&w).map(|(vi, wi)| (wi - value * vi).powi(2)).sum::<f64>().sqrt();
+        residual = v
+            .iter()
+            .zip(&w)
+            .map(|(vi, wi)| (wi - value * vi).powi(2))
+            .sum::<f64>()
+            .sqrt();
         if residual <= options.tolerance * value.abs() || w_norm == 0.0 {
             converged = true;
             break;
@@ -89,5 +105,11 @@ pub fn power_iteration<O: SymmetricOperator + ?Sized>(op: &O, options: &PowerOpt
             *vi = wi / w_norm;
         }
     }
-    Ok(PowerResult { value, vector: v, residual, iterations, converged })
+    Ok(PowerResult {
+        value,
+        vector: v,
+        residual,
+        iterations,
+        converged,
+    })
 }

@@ -32,7 +32,13 @@ pub struct TraceOptions {
 
 impl Default for TraceOptions {
     fn default() -> Self {
-        TraceOptions { relative_tolerance: 1e-2, absolute_tolerance: 0.0, min_probes: 10, max_probes: 1000, seed: 0 }
+        TraceOptions {
+            relative_tolerance: 1e-2,
+            absolute_tolerance: 0.0,
+            min_probes: 10,
+            max_probes: 1000,
+            seed: 0,
+        }
     }
 }
 
@@ -53,21 +59,37 @@ pub struct TraceEstimate {
 ///
 /// Errors: dimension 0, negative or non-finite tolerances, `min_probes < 2`, or
 /// `max_probes < min_probes`.
-pub fn hutchinson_trace<O: SymmetricOperator + ?Sized>(op: &O, options: &TraceOptions) -> Result<TraceEstimate> {
+pub fn hutchinson_trace<O: SymmetricOperator + ?Sized>(
+    op: &O,
+    options: &TraceOptions,
+) -> Result<TraceEstimate> {
     let n = op.dim();
     check_dim(n)?;
-    for (field, value) in
-        [("relative_tolerance", options.relative_tolerance), ("absolute_tolerance", options.absolute_tolerance)]
-    {
+    for (field, value) in [
+        ("relative_tolerance", options.relative_tolerance),
+        ("absolute_tolerance", options.absolute_tolerance),
+    ] {
         if !(value.is_finite() && value >= 0.0) {
-            return Err(Error::invalid_value(field, value, "must be finite and >= 0"));
+            return Err(Error::invalid_value(
+                field,
+                value,
+                "must be finite and >= 0",
+            ));
         }
     }
     if options.min_probes < 2 {
-        return Err(Error::invalid_value("min_probes", options.min_probes, "must be at least 2"));
+        return Err(Error::invalid_value(
+            "min_probes",
+            options.min_probes,
+            "must be at least 2",
+        ));
     }
     if options.max_probes < options.min_probes {
-        return Err(Error::invalid_value("max_probes", options.max_probes, "must be at least min_probes"));
+        return Err(Error::invalid_value(
+            "max_probes",
+            options.max_probes,
+            "must be at least min_probes",
+        ));
     }
 
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
@@ -91,11 +113,17 @@ pub fn hutchinson_trace<O: SymmetricOperator + ?Sized>(op: &O, options: &TraceOp
             standard_error = (squares / ((k - 1) as f64) / k as f64).sqrt();
         }
         if k >= options.min_probes
-            && standard_error <= (options.relative_tolerance * mean.abs()).max(options.absolute_tolerance)
+            && standard_error
+                <= (options.relative_tolerance * mean.abs()).max(options.absolute_tolerance)
         {
             converged = true;
             break;
         }
     }
-    Ok(TraceEstimate { mean, standard_error, n_probes: k, converged })
+    Ok(TraceEstimate {
+        mean,
+        standard_error,
+        n_probes: k,
+        converged,
+    })
 }

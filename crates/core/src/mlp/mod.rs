@@ -16,6 +16,7 @@
 //! parallel on rayon's pool; partial sums are added in block order, so every result is
 //! bit-for-bit reproducible whatever the number of threads.
 
+pub mod conserved;
 mod derivatives;
 mod file;
 mod linalg;

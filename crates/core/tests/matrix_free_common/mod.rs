@@ -27,7 +27,10 @@ impl Reflected {
                 u
             })
             .collect();
-        Reflected { eigenvalues, reflectors }
+        Reflected {
+            eigenvalues,
+            reflectors,
+        }
     }
 
     /// The dense matrix (for small n only).
@@ -95,7 +98,11 @@ pub fn random_symmetric(n: usize, seed: u64) -> DMatrix<f64> {
 
 /// Dense eigenvalues in ascending order.
 pub fn dense_eigenvalues(a: &DMatrix<f64>) -> Vec<f64> {
-    let mut v: Vec<f64> = SymmetricEigen::new(a.clone()).eigenvalues.iter().copied().collect();
+    let mut v: Vec<f64> = SymmetricEigen::new(a.clone())
+        .eigenvalues
+        .iter()
+        .copied()
+        .collect();
     v.sort_by(f64::total_cmp);
     v
 }
@@ -104,11 +111,18 @@ pub fn dense_eigenvalues(a: &DMatrix<f64>) -> Vec<f64> {
 pub fn true_residual<O: SymmetricOperator>(op: &O, value: f64, vector: &[f64]) -> f64 {
     let mut ay = vec![0.0; vector.len()];
     op.apply(vector, &mut ay);
-    ay.iter().zip(vector).map(|(a, y)| (a - value * y).powi(2)).sum::<f64>().sqrt()
+    ay.iter()
+        .zip(vector)
+        .map(|(a, y)| (a - value * y).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Largest relative error between two equally long value lists.
 pub fn max_relative_error(got: &[f64], want: &[f64]) -> f64 {
     assert_eq!(got.len(), want.len(), "got {got:?}, want {want:?}");
-    got.iter().zip(want).map(|(g, w)| (g - w).abs() / w.abs().max(f64::MIN_POSITIVE)).fold(0.0, f64::max)
+    got.iter()
+        .zip(want)
+        .map(|(g, w)| (g - w).abs() / w.abs().max(f64::MIN_POSITIVE))
+        .fold(0.0, f64::max)
 }
