@@ -79,11 +79,12 @@ impl ArgError {
 
 impl fmt::Display for ArgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: invalid value {}: {}",
-            self.arg, self.value, self.reason
-        )
+        let value = if self.value.is_empty() {
+            "''"
+        } else {
+            &self.value
+        };
+        write!(f, "{}: invalid value {value}: {}", self.arg, self.reason)
     }
 }
 

@@ -194,7 +194,7 @@ fn load_mlp(args: &ModelArgs) -> Result<Loaded> {
             }
         }
         let file = ProblemFile::read(path)
-            .map_err(|e| ArgError::new("--model-file", path.display(), e.to_string()))?;
+            .map_err(|e| ArgError::new("--model-file", path.display(), core_reason(&e)))?;
         let (problem, params) = file
             .into_problem()
             .map_err(|e| ArgError::new("--model-file", path.display(), e.to_string()))?;

@@ -5,7 +5,7 @@ use nalgebra::DMatrix;
 use serde::Serialize;
 use symstab_core::Model;
 use symstab_core::matrix_free::{
-    HessianOperator, LanczosOptions, PowerOptions, TraceOptions, hutchinson_trace, lanczos,
+    HessianOperator, LanczosOptions, SymmetricOperator, PowerOptions, TraceOptions, hutchinson_trace, lanczos,
     power_iteration,
 };
 use symstab_core::spectrum::{StepBound, SymmetricEigen, stable_learning_rate};
@@ -232,8 +232,21 @@ fn matrix_free_power(
     Ok(report)
 }
 
-/// Hutchinson estimate of tr H and its standard error.
+/// tr H and its standard error: exactly from the diagonal eᵢᵀHeᵢ when that takes no more
+/// Hessian-vector products than the probe budget, else Hutchinson's estimate.
 fn trace_estimate(op: &HessianOperator<'_, dyn Model + '_>, seed: u64) -> Result<(f64, f64)> {
+    let n = op.dim();
+    if n <= TRACE_MAX_PROBES {
+        let (mut unit, mut column) = (vec![0.0; n], vec![0.0; n]);
+        let mut trace = 0.0;
+        for i in 0..n {
+            unit[i] = 1.0;
+            op.apply(&unit, &mut column);
+            unit[i] = 0.0;
+            trace += column[i];
+        }
+        return Ok((trace, 0.0));
+    }
     let options = TraceOptions {
         relative_tolerance: TRACE_RELATIVE_ERROR,
         max_probes: TRACE_MAX_PROBES,
