@@ -95,7 +95,7 @@ pub(crate) fn scale(alpha: f64, x: &mut [f64]) {
 /// stays orthogonal to working precision without paying for two passes at every step.
 pub(crate) fn orthogonalize(basis: &[f64], n: usize, m: usize, w: &mut [f64], coeffs: &mut [f64]) {
     coeffs[..m].fill(0.0);
-    let mut project = |j: usize, w: &mut [f64], coeffs: &mut [f64]| {
+    let project = |j: usize, w: &mut [f64], coeffs: &mut [f64]| {
         let v = &basis[j * n..(j + 1) * n];
         let c = dot(v, w);
         coeffs[j] += c;
