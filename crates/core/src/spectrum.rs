@@ -12,6 +12,19 @@
 //! with λ ≤ 0 is never made unstable by a small step, so the local step bound is 2/λmax when
 //! λmax > 0 and unbounded otherwise ([`StepBound`]). It is a local, quadratic-model bound:
 //! a run may still diverge below it or survive above it.
+//!
+//! ```
+//! use symstab_core::spectrum::{StepBound, hessian_spectrum};
+//! use symstab_core::toy::ProductChain;
+//!
+//! // The toy at (3, 3): H = [[18, 32], [32, 18]], eigenvalues 50 and −14.
+//! let spectrum = hessian_spectrum(&ProductChain::toy(), &[3.0, 3.0])?;
+//! assert!((spectrum.lambda_max() - 50.0).abs() < 1e-12);
+//! assert!((spectrum.lambda_min() + 14.0).abs() < 1e-12);
+//! let bound = spectrum.stable_learning_rate().value().unwrap();
+//! assert!((bound - 0.04).abs() < 1e-15);
+//! # Ok::<(), symstab_core::Error>(())
+//! ```
 
 use std::fmt;
 

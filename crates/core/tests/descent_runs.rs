@@ -1,6 +1,11 @@
 //! Gradient descent: update rules against hand-computed steps, step counting and outcomes,
 //! recording options, validation, and the six runs of the original study.
 
+#![allow(
+    clippy::float_cmp,
+    reason = "exact comparisons are intended where results are exactly representable"
+)]
+
 use symstab_core::descent::{GradientDescent, Recording, Run};
 use symstab_core::toy::ProductChain;
 use symstab_core::{Model, Outcome, StopRule};
@@ -126,6 +131,10 @@ fn descent_update_rules_match_hand_computed_steps() {
 #[test]
 fn descent_plain_runs_match_an_independent_scalar_loop() {
     // The peer scripts' loop, written out: r = ab − 2; g = 2r; a' = a − (ηg)b; b' = b − (ηg)a.
+    #[allow(
+        clippy::neg_cmp_op_on_partial_ord,
+        reason = "mirrors the peer scripts' test"
+    )]
     fn peer(a0: f64, b0: f64, lr: f64, max_steps: usize) -> (Outcome, usize, f64, f64) {
         let (mut a, mut b) = (a0, b0);
         for t in 0..=max_steps {

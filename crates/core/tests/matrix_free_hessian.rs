@@ -142,3 +142,24 @@ fn dense_apply_many_matches_apply() {
         }
     }
 }
+
+#[test]
+fn non_finite_operator_output_stops_every_solver_quickly() {
+    use symstab_core::matrix_free::{DensityOptions, FnOperator, spectral_density};
+    let op = FnOperator::new(20, |x: &[f64], y: &mut [f64]| {
+        for (yi, xi) in y.iter_mut().zip(x) {
+            *yi = if *xi > 0.0 { f64::NAN } else { *xi };
+        }
+    });
+    let result = lanczos(&op, &LanczosOptions::default()).unwrap();
+    assert!(!result.converged && result.n_applications == 1);
+    let power = power_iteration(&op, &PowerOptions::default()).unwrap();
+    assert!(!power.converged && power.iterations == 1);
+    let trace = hutchinson_trace(&op, &TraceOptions::default()).unwrap();
+    assert!(!trace.converged && trace.n_probes == 1 && trace.mean.is_nan());
+    let density = spectral_density(&op, &DensityOptions::default()).unwrap();
+    assert!(
+        density.weights.iter().any(|w| !w.is_finite())
+            || density.nodes.iter().any(|v| !v.is_finite())
+    );
+}

@@ -182,8 +182,19 @@ pub fn run_toy_cells_on(
     #[cfg(target_arch = "x86_64")]
     {
         if backend == Backend::Avx512 && backend.is_available() {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            unsafe { lanes_avx512(params, cells, out, fused) };
+            if crate::kernel_avx512::supports(params, learning_rate) {
+                // SAFETY: the CPU supports AVX-512F (checked just above); lengths checked.
+                unsafe {
+                    if fused {
+                        crate::kernel_avx512::run::<true>(params, cells, out)
+                    } else {
+                        crate::kernel_avx512::run::<false>(params, cells, out)
+                    }
+                }
+            } else {
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                unsafe { lanes_avx512(params, cells, out, fused) };
+            }
             return;
         }
         if backend == Backend::Avx2 && backend.is_available() {
@@ -201,10 +212,10 @@ pub fn run_toy_cells_on(
 }
 
 #[derive(Clone, Copy)]
-struct Cells<'a> {
-    a0: &'a [f64],
-    b0: &'a [f64],
-    learning_rate: &'a [f64],
+pub(crate) struct Cells<'a> {
+    pub(crate) a0: &'a [f64],
+    pub(crate) b0: &'a [f64],
+    pub(crate) learning_rate: &'a [f64],
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -330,6 +341,19 @@ fn load(st: &mut LaneState, k: usize, cell: usize, cells: Cells<'_>) {
     st.lr[k] = cells.learning_rate[cell];
     st.t[k] = 0.0;
     st.slot[k] = cell;
+}
+
+/// The result of a stopped lane from its state and loss (classified by the core's rule).
+#[inline(always)]
+pub(crate) fn finish_cell(p: &ToyParams, a: f64, b: f64, t: f64, loss: f64) -> ToyCellResult {
+    let outcome = p.stop_rule.classify(loss).unwrap_or(Outcome::Unfinished);
+    ToyCellResult {
+        outcome,
+        steps: t as u32,
+        final_loss: loss,
+        a,
+        b,
+    }
 }
 
 /// Classifies a stopped lane with the core's stop rule (the same loss bits as the lanes).

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
+use symstab_core::descent::{GradientDescent, Recording, Run};
 use symstab_core::{Error, Model, Outcome, StopRule};
 
 use crate::grid::{LearningRates, SweepSpec};
@@ -216,40 +217,43 @@ pub struct ModelCellResult {
     pub final_params: Vec<f64>,
 }
 
-/// Plain gradient descent θ ← θ − η·∇L(θ) with the stop rule checked before each step.
+impl ModelCellResult {
+    /// The summary of a core [`Run`].
+    pub fn from_run(run: Run) -> Self {
+        ModelCellResult {
+            outcome: run.outcome,
+            steps: u32::try_from(run.steps).unwrap_or(u32::MAX),
+            final_loss: run.final_loss,
+            final_params: run.final_point,
+        }
+    }
+}
+
+/// The core's plain gradient descent for one cell, recording only its summary.
+pub(crate) fn descent_for(
+    learning_rate: f64,
+    max_steps: u32,
+    stop_rule: &StopRule,
+) -> Result<GradientDescent, Error> {
+    Ok(GradientDescent::new(learning_rate, max_steps as usize)?
+        .with_stop(*stop_rule)?
+        .with_recording(Recording::None))
+}
+
+/// Plain gradient descent θ ← θ − η·∇L(θ) from `start` by the core's [`GradientDescent`]
+/// (stop rule checked before each step; see [`symstab_core::descent`]).
 ///
-/// FIXME: switch to `symstab_core::descent::GradientDescent` once branch core-toy has it;
-/// the semantics here are the same (classify L_t, then unfinished at t = S, then update).
+/// Errors: an invalid learning rate or stop rule, or a start of the wrong length or with a
+/// non-finite entry. Divergence is an outcome, not an error.
 pub fn descend<M: Model + ?Sized>(
     model: &M,
     start: &[f64],
     learning_rate: f64,
     max_steps: u32,
     stop_rule: &StopRule,
-) -> ModelCellResult {
-    let mut params = start.to_vec();
-    let mut grad = vec![0.0; params.len()];
-    let mut t = 0u32;
-    loop {
-        let loss = model.loss_and_gradient(&params, &mut grad);
-        let outcome = match stop_rule.classify(loss) {
-            Some(o) => Some(o),
-            None if t == max_steps => Some(Outcome::Unfinished),
-            None => None,
-        };
-        if let Some(outcome) = outcome {
-            return ModelCellResult {
-                outcome,
-                steps: t,
-                final_loss: loss,
-                final_params: params,
-            };
-        }
-        for (p, g) in params.iter_mut().zip(&grad) {
-            *p -= learning_rate * g;
-        }
-        t += 1;
-    }
+) -> Result<ModelCellResult, Error> {
+    let run = descent_for(learning_rate, max_steps, stop_rule)?.run(model, start)?;
+    Ok(ModelCellResult::from_run(run))
 }
 
 /// Runs gradient descent of `model` from every start × learning rate, in parallel.
@@ -270,6 +274,11 @@ pub fn run_model_sweep<M: Model>(
     for (k, s) in starts.iter().enumerate() {
         model.check_params(&format!("starts[{k}]"), s)?;
     }
+    let descents = learning_rates
+        .as_slice()
+        .iter()
+        .map(|&lr| descent_for(lr, max_steps, stop_rule))
+        .collect::<Result<Vec<_>, Error>>()?;
     let n_starts = starts.len();
     let total = n_starts * learning_rates.len();
     let done = AtomicUsize::new(0);
@@ -278,15 +287,15 @@ pub fn run_model_sweep<M: Model>(
         .into_par_iter()
         .map(|range| {
             let len = range.len();
-            let out: Vec<_> = range
+            let out = range
                 .map(|idx| {
-                    let lr = learning_rates.as_slice()[idx / n_starts];
-                    descend(model, &starts[idx % n_starts], lr, max_steps, stop_rule)
+                    let run = descents[idx / n_starts].run(model, &starts[idx % n_starts])?;
+                    Ok(ModelCellResult::from_run(run))
                 })
-                .collect();
+                .collect::<Result<Vec<_>, Error>>()?;
             progress.report(done.fetch_add(len, Ordering::Relaxed) + len, total);
-            out
+            Ok(out)
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     Ok(chunks.into_iter().flatten().collect())
 }

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use symstab_core::{Model, Outcome, StopRule};
+use symstab_core::spectrum::StepBound;
+use symstab_core::toy::ProductChain;
+use symstab_core::{Outcome, StopRule};
 use symstab_sweep::grid::{Axis, LearningRates, Rounding, StartSet, SweepSpec};
 use symstab_sweep::kernel::{Backend, ToyCellResult};
 use symstab_sweep::record::{self, CellRecord, SweepDocument, toy_records};
@@ -201,7 +203,7 @@ fn tricky_records() -> Vec<CellRecord> {
     inf_cell.outcome = Outcome::Diverged;
     inf_cell.final_loss = f64::INFINITY;
     inf_cell.final_point = [f64::NEG_INFINITY, -0.0];
-    inf_cell.stable_lr_start = f64::INFINITY;
+    inf_cell.stable_lr_start = StepBound::Unbounded;
     let mut nan_cell = recs[1];
     nan_cell.outcome = Outcome::Diverged;
     nan_cell.final_loss = f64::NAN;
@@ -284,21 +286,47 @@ fn random_finite_values_round_trip_exactly() {
 }
 
 #[test]
-fn lambda_max_matches_dense_hessian_eigenvalues() {
-    // H = [[2b², 4ab − 4], [4ab − 4, 2a²]]; check λmax against the characteristic polynomial.
-    for &(a, b) in &[(3.0, 3.0), (1.0, 9.0), (0.0, 0.0), (-2.5, 0.7), (1.0, 2.0)] {
-        let (h11, h12, h22) = (2.0 * b * b, 4.0 * a * b - 4.0, 2.0 * a * a);
-        let lm = record::toy_lambda_max(a, b);
-        let det = (h11 - lm) * (h22 - lm) - h12 * h12;
-        assert!(
-            det.abs() < 1e-9 * (1.0 + lm * lm),
-            "({a},{b}) λ={lm} det={det}"
-        );
-        assert!(lm >= h11.max(h22) - 1e-12);
+fn lambda_max_comes_from_the_core_and_matches_the_closed_form() {
+    // Independent oracle: H = [[2b², 4ab − 4], [4ab − 4, 2a²]], so
+    // λmax = a² + b² + hypot(a² − b², 4ab − 4).
+    for &(a, b) in &[(3.0f64, 3.0f64), (1.0, 9.0), (0.0, 0.0), (-2.5, 0.7), (1.0, 2.0), (1e-3, 7.0)] {
+        let (aa, bb) = (a * a, b * b);
+        let closed = aa + bb + (aa - bb).hypot(4.0 * a * b - 4.0);
+        let (lm, bound) = record::toy_start_stability(a, b);
+        assert!((lm - closed).abs() <= 1e-12 * closed.abs().max(1.0), "({a},{b}) {lm} {closed}");
+        match bound {
+            StepBound::Bounded(v) => assert!(lm > 0.0 && (v - 2.0 / lm).abs() <= 1e-15 * v),
+            StepBound::Unbounded => assert!(lm <= 0.0),
+        }
     }
-    assert_eq!(record::stable_learning_rate(0.0), f64::INFINITY);
-    assert_eq!(record::stable_learning_rate(-1.0), f64::INFINITY);
-    assert_eq!(record::stable_learning_rate(4.0), 0.5);
+    // λmax = 4 at the origin: H = [[0, −4], [−4, 0]].
+    let (lm, bound) = record::toy_start_stability(0.0, 0.0);
+    assert!((lm - 4.0).abs() < 1e-14 && (bound.as_f64() - 0.5).abs() < 1e-15);
+    // Overflowing Hessians give NaN λmax and the core's conservative bound, never a panic.
+    let (lm, bound) = record::toy_start_stability(1e200, 1e200);
+    assert!(lm.is_nan() && bound == StepBound::Bounded(0.0));
+}
+
+#[test]
+fn unbounded_step_is_written_explicitly() {
+    let mut recs = tricky_records();
+    recs.truncate(2);
+    recs[0].stable_lr_start = StepBound::Unbounded;
+    let mut c = Vec::new();
+    record::write_csv(&mut c, &recs).unwrap();
+    let text = String::from_utf8(c.clone()).unwrap();
+    assert!(text.lines().nth(1).unwrap().ends_with(",unbounded"), "{text}");
+    let back = record::read_csv(&c[..]).unwrap();
+    assert_eq!(back[0].stable_lr_start, StepBound::Unbounded);
+    assert!(matches!(back[1].stable_lr_start, StepBound::Bounded(v) if v > 0.0));
+    let doc = SweepDocument {
+        format_version: record::FORMAT_VERSION,
+        spec: plane(2, vec![0.1], 1),
+        cells: recs.clone(),
+    };
+    let j = serde_json::to_string(&doc).unwrap();
+    assert!(j.contains("\"stable_lr_start\":\"unbounded\""), "{j}");
+    all_same(&recs, &record::read_json(j.as_bytes()).unwrap().cells);
 }
 
 #[test]
@@ -402,42 +430,15 @@ fn shards_merge_to_the_unsharded_result() {
     assert!(Shard::new(3, 3).is_err() && Shard::new(0, 0).is_err());
 }
 
-/// The toy as a generic model (the core's ProductChain is on another branch).
-struct ToyModel;
-
-impl Model for ToyModel {
-    fn n_params(&self) -> usize {
-        2
-    }
-    fn input_dim(&self) -> usize {
-        1
-    }
-    fn output_dim(&self) -> usize {
-        1
-    }
-    fn predict(&self, p: &[f64], x: &[f64], out: &mut [f64]) {
-        out[0] = p[0] * p[1] * x[0];
-    }
-    fn loss(&self, p: &[f64]) -> f64 {
-        let r = p[0] * p[1] - 2.0;
-        r * r
-    }
-    fn loss_and_gradient(&self, p: &[f64], g: &mut [f64]) -> f64 {
-        let r = p[0] * p[1] - 2.0;
-        g[0] = 2.0 * r * p[1];
-        g[1] = 2.0 * r * p[0];
-        r * r
-    }
-    fn hessian_vector_product(&self, p: &[f64], v: &[f64], out: &mut [f64]) {
-        let off = 4.0 * p[0] * p[1] - 4.0;
-        out[0] = 2.0 * p[1] * p[1] * v[0] + off * v[1];
-        out[1] = off * v[0] + 2.0 * p[0] * p[0] * v[1];
-    }
-}
-
+/// The fast kernel against the core's gradient descent on the core's toy model.
+///
+/// The core updates a − η·(2r·b) while the kernel (and the peers) compute a − (η·2r)·b, so
+/// iterates can differ in the last bit and a cell on a knife edge (loss crossing 1e-12 or
+/// 1e12 near a step boundary) may stop one step earlier or later, or in rare cases flip
+/// outcome. Every difference is counted and bounded here.
 #[test]
-fn generic_runner_agrees_with_toy_kernel_on_outcomes() {
-    let spec = plane(12, vec![0.005, 0.02, 0.03], 400);
+fn core_gradient_descent_agrees_with_toy_kernel() {
+    let spec = plane(24, vec![0.005, 0.01, 0.015, 0.02, 0.025], 1000);
     let toy = run_toy_sweep(&spec, &RunOptions::default(), &NoProgress)
         .unwrap()
         .cells;
@@ -451,33 +452,56 @@ fn generic_runner_agrees_with_toy_kernel_on_outcomes() {
         chunk_cells: 50,
         ..Default::default()
     };
+    let model = ProductChain::toy();
     let generic = run_model_sweep(
-        &ToyModel,
+        &model,
         &starts,
         &spec.learning_rates,
-        400,
+        spec.max_steps,
         &StopRule::default(),
         &opts,
         &NoProgress,
     )
     .unwrap();
     assert_eq!(generic.len(), toy.len());
-    let mismatched = generic
-        .iter()
-        .zip(&toy)
-        .filter(|(g, t)| g.outcome != t.outcome)
-        .count();
-    // The generic update rounds lr·(2r·b) instead of (lr·2r)·b, so a cell on a knife edge may
-    // differ; nearly all must agree.
+    let mut outcome_flips = 0;
+    let mut step_diffs = 0;
+    let mut max_step_diff = 0u32;
+    let mut max_relative_point_diff = 0.0f64;
+    for (g, t) in generic.iter().zip(&toy) {
+        if g.outcome != t.outcome {
+            outcome_flips += 1;
+            continue;
+        }
+        if g.steps != t.steps {
+            step_diffs += 1;
+            max_step_diff = max_step_diff.max(g.steps.abs_diff(t.steps));
+        } else if g.outcome == Outcome::Converged {
+            for (x, y) in g.final_params.iter().zip([t.a, t.b]) {
+                let rel = (x - y).abs() / y.abs().max(1e-3);
+                max_relative_point_diff = max_relative_point_diff.max(rel);
+            }
+        }
+    }
+    let n = toy.len();
+    // Measured on this grid: 0 outcome flips; 14 of 2880 cells (0.5 %) stop 1 to 3 steps
+    // apart (slowly converging cells whose loss crosses 1e-12 within rounding); converged
+    // points with equal step counts agree to 3e-8 relative. Bounds with some slack:
+    assert!(outcome_flips <= n / 1000, "{outcome_flips} outcome flips of {n}");
+    assert!(step_diffs <= n / 100, "{step_diffs} step differences of {n}");
+    assert!(max_step_diff <= 5, "largest step difference {max_step_diff}");
     assert!(
-        mismatched <= toy.len() / 100,
-        "{mismatched} of {}",
-        toy.len()
+        max_relative_point_diff < 1e-6,
+        "converged points differ by {max_relative_point_diff:e}"
     );
-    let one = descend(&ToyModel, &[3.0, 3.0], 0.01, 1000, &StopRule::default());
+    // Most cells agree bit for bit in outcome and steps.
+    let converged = toy.iter().filter(|c| c.outcome == Outcome::Converged).count();
+    assert!(converged > n / 2 && converged < n, "{converged} of {n} converged");
+
+    let one = descend(&model, &[3.0, 3.0], 0.01, 1000, &StopRule::default()).unwrap();
     assert_eq!(one.outcome, Outcome::Converged);
     let err = run_model_sweep(
-        &ToyModel,
+        &model,
         &[vec![1.0]],
         &spec.learning_rates,
         10,
@@ -486,5 +510,5 @@ fn generic_runner_agrees_with_toy_kernel_on_outcomes() {
         &NoProgress,
     )
     .unwrap_err();
-    assert!(err.to_string().contains("starts[0]"), "{err}");
+    assert!(err.to_string().contains("start"), "{err}");
 }

@@ -4,6 +4,10 @@
 //!
 //! Reading a user's file is the only I/O in this crate.
 
+mod teacher;
+
+pub use teacher::{BIAS_STD, TeacherStudent, teacher_student};
+
 use crate::error::{Error, Result, check_finite};
 
 /// What a dataset asks the network to predict.

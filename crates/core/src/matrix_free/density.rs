@@ -156,8 +156,9 @@ pub fn spectral_density<O: SymmetricOperator + ?Sized>(
                 t[(last, i)] = coeffs[i];
             }
             let beta = norm(&w);
-            // Stop at the step budget or at an invariant subspace (the quadrature is exact).
-            if m == steps || beta <= 1e-12 * op_scale {
+            // Stop at the step budget, at an invariant subspace (the quadrature is exact),
+            // or at a non-finite product (the density then holds non-finite entries).
+            if m == steps || beta <= 1e-12 * op_scale || !beta.is_finite() {
                 break;
             }
             scale(1.0 / beta, &mut w);

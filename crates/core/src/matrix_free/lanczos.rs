@@ -40,12 +40,14 @@
 //!
 //! # Memory and cost
 //!
-//! Memory: the basis of `max_basis` vectors of length n (8·n·`max_basis` bytes, e.g.
-//! 51 MB for n = 100,000 and the default 64 vectors when 20 eigenvalues are wanted, 32 MB
-//! with the default 40 vectors for up to 8 wanted), two work vectors of length n, a
-//! `max_basis`² projected matrix, and the returned Ritz vectors. No n×n storage.
-//! Cost per step: one operator application plus 4·n·m flops of reorthogonalisation and a
-//! small m×m eigen-decomposition; the loop allocates nothing of size n.
+//! Memory: the basis of `max_basis` vectors of length n, allocated once
+//! (8·n·`max_basis` bytes: with the default 40 vectors, used for up to 8 wanted
+//! eigenvalues, 8.4 MB for n = 26,122 and 32 MB for n = 100,000), one work vector of
+//! length n, a restart scratch of 512·`max_basis` numbers, a `max_basis`² projected
+//! matrix, and the returned Ritz vectors (8·n bytes each). Nothing of size n×n.
+//! Cost per step: one operator application, 4·n·(m + 2) flops of reorthogonalisation
+//! (8·n·(m + 2) when the second pass is needed), and an m×m eigen-decomposition; the loop
+//! allocates nothing of size n. A thick restart costs 2·n·m·k flops (k kept vectors).
 
 use nalgebra::DMatrix;
 use rand::SeedableRng;
@@ -268,7 +270,8 @@ fn random_orthogonal(
 /// Errors: dimension 0, no eigenvalue wanted, a non-positive or non-finite tolerance,
 /// `max_basis` below `n_top + n_bottom + 4`, or a zero application budget. Running out of
 /// budget is not an error: the result then has `converged == false` and holds the current
-/// estimates.
+/// estimates. An operator that returns a non-finite product stops the iteration at once
+/// with `converged == false` and non-finite values.
 pub fn lanczos<O: SymmetricOperator + ?Sized>(
     op: &O,
     options: &LanczosOptions,
@@ -341,6 +344,10 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
             t[(last, i)] = coeffs[i];
         }
         let beta = norm(&w);
+        if !beta.is_finite() {
+            // The operator returned NaN or ±∞: stop and report it (the values are not finite).
+            break ritz_pairs(&t, m, beta, &defects);
+        }
 
         let ritz = ritz_pairs(&t, m, beta, &defects);
         let full = m == n;

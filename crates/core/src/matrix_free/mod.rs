@@ -85,17 +85,32 @@ pub(crate) fn scale(alpha: f64, x: &mut [f64]) {
 }
 
 /// Orthogonalises `w` against the first `m` columns of `basis` (column j is
-/// `basis[j*n..(j+1)*n]`, orthonormal) by modified Gram–Schmidt applied twice, which is
-/// enough in f64 to keep the basis orthogonal to working precision ("twice is enough").
-/// Writes the accumulated coefficients vⱼᵀw into `coeffs[..m]`.
+/// `basis[j*n..(j+1)*n]`, orthonormal) and writes the accumulated coefficients vⱼᵀw into
+/// `coeffs[..m]`.
+///
+/// A local pass against the last two columns (where a Lanczos product has its large
+/// components) is followed by a full modified Gram–Schmidt pass; a second full pass is
+/// made when the full pass shrank `w` by more than 1/√2 (the criterion of Daniel, Gragg,
+/// Kaufman & Stewart, Math. Comp. 30 (1976) 772–795: "twice is enough"), so the basis
+/// stays orthogonal to working precision without paying for two passes at every step.
 pub(crate) fn orthogonalize(basis: &[f64], n: usize, m: usize, w: &mut [f64], coeffs: &mut [f64]) {
     coeffs[..m].fill(0.0);
+    let project = |j: usize, w: &mut [f64], coeffs: &mut [f64]| {
+        let v = &basis[j * n..(j + 1) * n];
+        let c = dot(v, w);
+        coeffs[j] += c;
+        axpy(-c, v, w);
+    };
+    for j in m.saturating_sub(2)..m {
+        project(j, w, coeffs);
+    }
     for _pass in 0..2 {
-        for (j, coeff) in coeffs[..m].iter_mut().enumerate() {
-            let v = &basis[j * n..(j + 1) * n];
-            let c = dot(v, w);
-            *coeff += c;
-            axpy(-c, v, w);
+        let before = norm(w);
+        for j in 0..m {
+            project(j, w, coeffs);
+        }
+        if norm(w) > std::f64::consts::FRAC_1_SQRT_2 * before {
+            break;
         }
     }
 }

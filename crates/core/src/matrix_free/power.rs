@@ -54,7 +54,8 @@ pub struct PowerResult {
 /// iteration, with its Rayleigh quotient and residual.
 ///
 /// Errors: dimension 0, a non-positive or non-finite tolerance, or `max_iterations == 0`.
-/// Hitting the budget is not an error: the result has `converged == false`.
+/// Hitting the budget is not an error: the result has `converged == false`; so does a
+/// non-finite product from the operator, which stops the iteration at once.
 pub fn power_iteration<O: SymmetricOperator + ?Sized>(
     op: &O,
     options: &PowerOptions,
@@ -94,6 +95,10 @@ pub fn power_iteration<O: SymmetricOperator + ?Sized>(
             .map(|(vi, wi)| (wi - value * vi).powi(2))
             .sum::<f64>()
             .sqrt();
+        if !(value.is_finite() && residual.is_finite()) {
+            // The operator returned NaN or ±∞: report it as not converged.
+            break;
+        }
         if residual <= options.tolerance * value.abs() || w_norm == 0.0 {
             converged = true;
             break;

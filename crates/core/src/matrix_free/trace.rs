@@ -58,7 +58,8 @@ pub struct TraceEstimate {
 /// Estimates tr(A) with Rademacher probes (see the module docs).
 ///
 /// Errors: dimension 0, negative or non-finite tolerances, `min_probes < 2`, or
-/// `max_probes < min_probes`.
+/// `max_probes < min_probes`. A non-finite probe value stops the estimate at once with a
+/// non-finite mean and `converged == false`.
 pub fn hutchinson_trace<O: SymmetricOperator + ?Sized>(
     op: &O,
     options: &TraceOptions,
@@ -106,6 +107,12 @@ pub fn hutchinson_trace<O: SymmetricOperator + ?Sized>(
         op.apply(&z, &mut az);
         let sample = dot(&z, &az);
         k += 1;
+        if !sample.is_finite() {
+            // The operator returned NaN or ±∞: the estimate is not finite either.
+            mean = sample;
+            standard_error = f64::NAN;
+            break;
+        }
         let delta = sample - mean;
         mean += delta / k as f64;
         squares += delta * (sample - mean);
