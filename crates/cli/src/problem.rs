@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use symstab_core::Model;
+use symstab_core::data::teacher_student;
 use symstab_core::mlp::{Activation, MlpProblem, ProblemFile, conserved};
 use symstab_core::toy::ProductChain;
 
@@ -238,20 +239,26 @@ fn generated_problem(
     n_samples: usize,
     seed: u64,
 ) -> Result<Loaded> {
-    let net = symstab_core::mlp::Mlp::uniform(widths, activation)
+    // Check the widths first so that the error names --widths.
+    symstab_core::mlp::Mlp::uniform(widths, activation)
         .map_err(|e| ArgError::new("--widths", join_usize(widths), core_reason(&e)))?;
     match data {
-        "teacher" | "winequality" | "iris" | "diabetes" => {
-            // FIXME: symstab_core::data does not provide the teacher-student generator or
-            // the shipped datasets yet (issue 3); use --model-file meanwhile.
-            let _ = (net, n_samples, seed);
-            Err(ArgError::new(
-                "--data",
-                data,
-                "this dataset is not provided by symstab_core yet; use --model-file",
-            ))
-            .context("building the network problem")
+        "teacher" => {
+            let ts = teacher_student(widths, activation, n_samples, seed)
+                .context("building the teacher-student problem")?;
+            Ok(Loaded {
+                problem: Problem::Mlp(Box::new(ts.problem)),
+                params: ts.student_params,
+            })
         }
+        // FIXME: symstab_core::data does not ship these datasets yet (issue 3); the CLI
+        // reports that instead of guessing.
+        "winequality" | "iris" | "diabetes" => Err(ArgError::new(
+            "--data",
+            data,
+            "this dataset is not provided by symstab_core yet; use teacher or --model-file",
+        )
+        .into()),
         other => Err(ArgError::new("--data", other, messages::DATASET_NAMES).into()),
     }
 }
