@@ -38,6 +38,7 @@ pub enum Command {
     #[command(after_help = GLOSSARY)]
     Sweep(SweepArgs),
     /// Merge the output directories of sweep shards into one.
+    #[command(after_help = GLOSSARY)]
     Merge(MergeArgs),
     /// Apply a random symmetry (group element) and compare outputs and losses before and after.
     #[command(name = "check-symmetry", after_help = GLOSSARY)]
