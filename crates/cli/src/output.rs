@@ -9,9 +9,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use symstab_sweep::SweepError;
 use symstab_sweep::record::Real;
 use symstab_sweep::store::write_atomic;
-use symstab_sweep::SweepError;
 
 /// A vector of reals serialised with explicit non-finite tokens.
 pub fn reals(values: &[f64]) -> Vec<Real> {

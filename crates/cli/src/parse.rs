@@ -114,7 +114,7 @@ pub fn range(s: &str) -> Result<Range, String> {
     if lo > hi {
         return Err(bad());
     }
-    if n == 1 && lo != hi {
+    if n == 1 && lo < hi {
         return Err("a range of 1 value needs lo == hi".to_owned());
     }
     Ok(Range { lo, hi, n })

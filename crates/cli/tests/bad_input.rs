@@ -13,7 +13,11 @@ fn rejects(args: &[&str], arg: &str, value: &str) {
         "symstab {args:?} succeeded: {}",
         run.stdout
     );
-    assert!(run.stdout.is_empty(), "symstab {args:?} printed {:?}", run.stdout);
+    assert!(
+        run.stdout.is_empty(),
+        "symstab {args:?} printed {:?}",
+        run.stdout
+    );
     let message = run.stderr.trim_end();
     assert!(
         message.starts_with("error: "),
@@ -35,7 +39,12 @@ fn rejects_one_line(args: &[&str], arg: &str, value: &str) {
 #[test]
 fn bad_learning_rates_and_steps() {
     let base = ["train", "--start", "1,9", "--json"];
-    for (lr, shown) in [("0", "0"), ("-0.01", "-0.01"), ("NaN", "NaN"), ("inf", "inf")] {
+    for (lr, shown) in [
+        ("0", "0"),
+        ("-0.01", "-0.01"),
+        ("NaN", "NaN"),
+        ("inf", "inf"),
+    ] {
         let mut args = base.to_vec();
         args.extend(["--lr", lr]);
         rejects_one_line(&args, "--lr", shown);
@@ -64,7 +73,11 @@ fn bad_learning_rates_and_steps() {
 
 #[test]
 fn points_of_the_wrong_dimension_or_malformed() {
-    rejects_one_line(&["hessian", "--point", "1,9,3", "--json"], "--point", "1,9,3");
+    rejects_one_line(
+        &["hessian", "--point", "1,9,3", "--json"],
+        "--point",
+        "1,9,3",
+    );
     rejects_one_line(&["hessian", "--point", "1", "--json"], "--point", "1");
     rejects_one_line(
         &["hessian", "--point", "1,9", "--factors", "3", "--json"],
@@ -90,13 +103,26 @@ fn points_of_the_wrong_dimension_or_malformed() {
 #[test]
 fn empty_or_malformed_grids() {
     let lrs = ["--lrs", "0.01"];
-    for (range, arg) in [("0:1:0", "--a"), ("0:1", "--a"), ("1:0:5", "--a"), ("a:b:n", "--a")] {
+    for (range, arg) in [
+        ("0:1:0", "--a"),
+        ("0:1", "--a"),
+        ("1:0:5", "--a"),
+        ("a:b:n", "--a"),
+    ] {
         let mut args = vec!["sweep", "--a", range, "--b", "0:1:3"];
         args.extend(lrs);
         rejects_one_line(&args, arg, range);
     }
     rejects_one_line(
-        &["sweep", "--orbit", "9", "--log-alpha", "-2:2:0", "--lrs", "0.01"],
+        &[
+            "sweep",
+            "--orbit",
+            "9",
+            "--log-alpha",
+            "-2:2:0",
+            "--lrs",
+            "0.01",
+        ],
         "--log-alpha",
         "-2:2:0",
     );
@@ -111,7 +137,9 @@ fn empty_or_malformed_grids() {
         "0.01,-1",
     );
     rejects_one_line(
-        &["sweep", "--a", "0:1:2", "--b", "0:1:2", "--lrs", "0.01", "--steps", "0"],
+        &[
+            "sweep", "--a", "0:1:2", "--b", "0:1:2", "--lrs", "0.01", "--steps", "0",
+        ],
         "--steps",
         "0",
     );
@@ -120,8 +148,17 @@ fn empty_or_malformed_grids() {
     let out = dir.path().join("s");
     rejects_one_line(
         &[
-            "sweep", "--a", "0:1:2", "--b", "0:1:2", "--lrs", "0.01", "--out",
-            out.to_str().unwrap(), "--shard", "2/2",
+            "sweep",
+            "--a",
+            "0:1:2",
+            "--b",
+            "0:1:2",
+            "--lrs",
+            "0.01",
+            "--out",
+            out.to_str().unwrap(),
+            "--shard",
+            "2/2",
         ],
         "--shard",
         "2/2",
@@ -142,23 +179,54 @@ fn impossible_networks_and_unknown_data() {
         "5",
     );
     rejects_one_line(
-        &["hessian", "--model", "mlp", "--widths", "3,4,1", "--data", "mnist-ish", "--json"],
+        &[
+            "hessian",
+            "--model",
+            "mlp",
+            "--widths",
+            "3,4,1",
+            "--data",
+            "mnist-ish",
+            "--json",
+        ],
         "--data",
         "mnist-ish",
     );
     rejects_one_line(
-        &["hessian", "--model", "mlp", "--widths", "3,4,1", "--activation", "sigmoid"],
+        &[
+            "hessian",
+            "--model",
+            "mlp",
+            "--widths",
+            "3,4,1",
+            "--activation",
+            "sigmoid",
+        ],
         "--activation",
         "sigmoid",
     );
     rejects_one_line(
-        &["hessian", "--model", "mlp", "--widths", "3,4,1", "--samples", "0"],
+        &[
+            "hessian",
+            "--model",
+            "mlp",
+            "--widths",
+            "3,4,1",
+            "--samples",
+            "0",
+        ],
         "--samples",
         "0",
     );
-    rejects_one_line(&["hessian", "--model", "mlp", "--json"], "--widths", "missing");
     rejects_one_line(
-        &["hessian", "--model", "mlp", "--widths", "3,4,1", "--point", "1,2"],
+        &["hessian", "--model", "mlp", "--json"],
+        "--widths",
+        "missing",
+    );
+    rejects_one_line(
+        &[
+            "hessian", "--model", "mlp", "--widths", "3,4,1", "--point", "1,2",
+        ],
         "--point",
         "1,2",
     );
@@ -169,12 +237,20 @@ fn missing_or_malformed_model_files() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.json");
     let missing = missing.to_str().unwrap();
-    rejects_one_line(&["hessian", "--model-file", missing, "--json"], "--model-file", missing);
+    rejects_one_line(
+        &["hessian", "--model-file", missing, "--json"],
+        "--model-file",
+        missing,
+    );
 
     let truncated = dir.path().join("truncated.json");
     std::fs::write(&truncated, "{\"widths\": [2, 1], \"params\": [0.1,").unwrap();
     let truncated = truncated.to_str().unwrap();
-    rejects_one_line(&["hessian", "--model-file", truncated], "--model-file", truncated);
+    rejects_one_line(
+        &["hessian", "--model-file", truncated],
+        "--model-file",
+        truncated,
+    );
 
     // Valid JSON, but 2 parameters for a network that has 3.
     let short = dir.path().join("short.json");
@@ -200,7 +276,13 @@ fn failing_commands_write_no_files() {
     let csv = dir.path().join("t.csv");
     rejects(
         &[
-            "train", "--start", "1,9,1", "--lr", "0.01", "--trajectory", csv.to_str().unwrap(),
+            "train",
+            "--start",
+            "1,9,1",
+            "--lr",
+            "0.01",
+            "--trajectory",
+            csv.to_str().unwrap(),
         ],
         "--start",
         "1,9,1",
@@ -212,8 +294,16 @@ fn failing_commands_write_no_files() {
     let saved = dir.path().join("no-such-dir").join("saved.json");
     rejects(
         &[
-            "train", "--model-file", &problem, "--lr", "0.01", "--steps", "5", "--save-model",
-            saved.to_str().unwrap(), "--json",
+            "train",
+            "--model-file",
+            &problem,
+            "--lr",
+            "0.01",
+            "--steps",
+            "5",
+            "--save-model",
+            saved.to_str().unwrap(),
+            "--json",
         ],
         "saved.json",
         "no-such-dir",
@@ -223,7 +313,13 @@ fn failing_commands_write_no_files() {
     let saved = dir.path().join("saved.json");
     rejects(
         &[
-            "train", "--start", "1,9", "--lr", "0.01", "--save-model", saved.to_str().unwrap(),
+            "train",
+            "--start",
+            "1,9",
+            "--lr",
+            "0.01",
+            "--save-model",
+            saved.to_str().unwrap(),
         ],
         "--save-model",
         "saved.json",
@@ -240,6 +336,9 @@ fn failing_commands_write_no_files() {
 fn exit_codes_distinguish_usage_errors() {
     // Clap usage errors (unknown flag, bad value) exit with 2, other errors with 1.
     assert_eq!(symstab(&["hessian", "--bogus"]).code, Some(2));
-    assert_eq!(symstab(&["train", "--start", "1,9", "--lr", "0"]).code, Some(2));
+    assert_eq!(
+        symstab(&["train", "--start", "1,9", "--lr", "0"]).code,
+        Some(2)
+    );
     assert_eq!(symstab(&["hessian", "--point", "1,2,3"]).code, Some(1));
 }

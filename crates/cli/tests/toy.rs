@@ -1,6 +1,9 @@
 //! The toy through the binary: Hessian against its closed form, the study's runs, the
 //! critical learning rate, trajectories and the help text.
 
+// Exact comparisons are intended: values read back from JSON must be the same bits.
+#![allow(clippy::float_cmp)]
+
 mod common;
 
 use common::{json, num, nums, symstab};
@@ -37,7 +40,10 @@ fn hessian_at_1_9_matches_the_closed_form() {
     let [l1, l2] = eigen_2x2(h);
     let eig = nums(&v, "eigenvalues");
     assert_eq!(eig.len(), 2);
-    assert!(close(eig[0], l1, 1e-12) && close(eig[1], l2, 1e-12), "{eig:?}");
+    assert!(
+        close(eig[0], l1, 1e-12) && close(eig[1], l2, 1e-12),
+        "{eig:?}"
+    );
     assert!(close(num(&v, "lambda_max"), l1, 1e-12));
     assert!(close(num(&v, "lambda_min"), l2, 1e-12));
     assert!(close(num(&v, "stable_lr"), 2.0 / l1, 1e-12));
@@ -71,10 +77,18 @@ fn hessian_with_several_samples_and_every_method() {
         assert!(close(num(&v, "lambda_min"), l2, 1e-9), "{method}: {v}");
     }
     // Power iteration finds the eigenvalue of largest magnitude.
-    let v = json(&["hessian", "--point", "-1.3,0.7", "--samples", "1:2,-0.5:3,2:-1"]
+    let v = json(
+        &[
+            "hessian",
+            "--point",
+            "-1.3,0.7",
+            "--samples",
+            "1:2,-0.5:3,2:-1",
+        ]
         .into_iter()
         .chain(["--method", "power", "--json"])
-        .collect::<Vec<_>>());
+        .collect::<Vec<_>>(),
+    );
     let largest = if l1.abs() >= l2.abs() { l1 } else { l2 };
     assert!(close(nums(&v, "eigenvalues")[0], largest, 1e-6), "{v}");
 }
@@ -88,22 +102,34 @@ fn hessian_unbounded_step_at_the_origin_of_a_three_factor_chain() {
 
 #[test]
 fn train_runs_of_the_study() {
-    let v = json(&["train", "--start", "1,9", "--lr", "0.025", "--steps", "50", "--json"]);
+    let v = json(&[
+        "train", "--start", "1,9", "--lr", "0.025", "--steps", "50", "--json",
+    ]);
     assert_eq!(v["outcome"], "diverged");
 
-    let v = json(&["train", "--start", "1,9", "--lr", "0.01", "--steps", "1000", "--json"]);
+    let v = json(&[
+        "train", "--start", "1,9", "--lr", "0.01", "--steps", "1000", "--json",
+    ]);
     assert_eq!(v["outcome"], "converged");
     let p = nums(&v, "final_point");
-    assert!((p[0] - 0.227).abs() < 1e-3 && (p[1] - 8.811).abs() < 1e-3, "{p:?}");
+    assert!(
+        (p[0] - 0.227).abs() < 1e-3 && (p[1] - 8.811).abs() < 1e-3,
+        "{p:?}"
+    );
     assert!(num(&v, "final_loss") < 1e-12);
     // a² − b² at the start is 1 − 81.
     assert_eq!(nums(&v, "conserved_start"), vec![-80.0]);
     let end = nums(&v, "conserved_end")[0];
     assert!((end - (p[0] * p[0] - p[1] * p[1])).abs() < 1e-9);
 
-    let v = json(&["train", "--start", "1,9", "--lr", "0.02", "--steps", "50", "--json"]);
+    let v = json(&[
+        "train", "--start", "1,9", "--lr", "0.02", "--steps", "50", "--json",
+    ]);
     let p = nums(&v, "final_point");
-    assert!((p[0] + 2.211).abs() < 1e-3 && (p[1] + 0.905).abs() < 1e-3, "{p:?}");
+    assert!(
+        (p[0] + 2.211).abs() < 1e-3 && (p[1] + 0.905).abs() < 1e-3,
+        "{p:?}"
+    );
     assert_eq!(v["steps"], 50);
 }
 
@@ -113,7 +139,15 @@ fn train_writes_the_trajectory() {
     let path = dir.path().join("run.csv");
     let path_s = path.to_str().unwrap();
     let v = json(&[
-        "train", "--start", "1,9", "--lr", "0.01", "--steps", "10", "--trajectory", path_s,
+        "train",
+        "--start",
+        "1,9",
+        "--lr",
+        "0.01",
+        "--steps",
+        "10",
+        "--trajectory",
+        path_s,
         "--json",
     ]);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -134,9 +168,17 @@ fn train_writes_the_trajectory() {
 
 #[test]
 fn train_with_momentum_clip_and_decay_changes_the_run() {
-    let plain = json(&["train", "--start", "1,9", "--lr", "0.005", "--steps", "5", "--json"]);
-    for extra in [["--momentum", "0.5"], ["--clip", "1"], ["--weight-decay", "0.1"]] {
-        let mut args = vec!["train", "--start", "1,9", "--lr", "0.005", "--steps", "5", "--json"];
+    let plain = json(&[
+        "train", "--start", "1,9", "--lr", "0.005", "--steps", "5", "--json",
+    ]);
+    for extra in [
+        ["--momentum", "0.5"],
+        ["--clip", "1"],
+        ["--weight-decay", "0.1"],
+    ] {
+        let mut args = vec![
+            "train", "--start", "1,9", "--lr", "0.005", "--steps", "5", "--json",
+        ];
         args.extend(extra);
         let v = json(&args);
         assert_ne!(v["final_point"], plain["final_point"], "{extra:?}");
@@ -182,20 +224,50 @@ fn text_output_is_a_short_summary() {
 fn help_explains_every_term() {
     let run = symstab(&["--help"]);
     assert_eq!(run.code, Some(0));
-    for term in ["η", "λmax", "2/λmax", "critical lr", "orbit", "α", "conserved", "outcome"] {
-        assert!(run.stdout.contains(term), "--help lacks {term}: {}", run.stdout);
+    for term in [
+        "η",
+        "λmax",
+        "2/λmax",
+        "critical lr",
+        "orbit",
+        "α",
+        "conserved",
+        "outcome",
+    ] {
+        assert!(
+            run.stdout.contains(term),
+            "--help lacks {term}: {}",
+            run.stdout
+        );
     }
-    for cmd in ["hessian", "train", "critical-lr", "sweep", "merge", "check-symmetry"] {
+    for cmd in [
+        "hessian",
+        "train",
+        "critical-lr",
+        "sweep",
+        "merge",
+        "check-symmetry",
+    ] {
         let run = symstab(&[cmd, "--help"]);
         assert_eq!(run.code, Some(0), "{cmd} --help");
-        assert!(run.stdout.contains("λmax"), "{cmd} --help lacks the glossary");
+        assert!(
+            run.stdout.contains("λmax"),
+            "{cmd} --help lacks the glossary"
+        );
     }
 }
 
 #[test]
 fn check_symmetry_on_the_toy() {
     let v = json(&[
-        "check-symmetry", "--model", "toy", "--point", "1,9", "--alpha", "3", "--json",
+        "check-symmetry",
+        "--model",
+        "toy",
+        "--point",
+        "1,9",
+        "--alpha",
+        "3",
+        "--json",
     ]);
     assert_eq!(v["action"], "rescale");
     assert!(num(&v, "max_output_diff") < 1e-12);

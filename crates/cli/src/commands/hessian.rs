@@ -5,8 +5,8 @@ use nalgebra::DMatrix;
 use serde::Serialize;
 use symstab_core::Model;
 use symstab_core::matrix_free::{
-    HessianOperator, LanczosOptions, SymmetricOperator, PowerOptions, TraceOptions, hutchinson_trace, lanczos,
-    power_iteration,
+    HessianOperator, LanczosOptions, PowerOptions, SymmetricOperator, TraceOptions,
+    hutchinson_trace, lanczos, power_iteration,
 };
 use symstab_core::spectrum::{StepBound, SymmetricEigen, stable_learning_rate};
 use symstab_sweep::record::Real;

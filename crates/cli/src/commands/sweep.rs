@@ -127,8 +127,8 @@ fn spec(args: &SweepArgs) -> Result<SweepSpec> {
             crate::problem::core_reason(&e),
         )
     })?;
-    let max_steps = u32::try_from(args.steps)
-        .map_err(|_| ArgError::new("--steps", args.steps, "too large"))?;
+    let max_steps =
+        u32::try_from(args.steps).map_err(|_| ArgError::new("--steps", args.steps, "too large"))?;
     let mut spec = SweepSpec::new(starts, lrs, max_steps);
     if args.fused {
         spec.rounding = Rounding::Fused;
@@ -280,7 +280,10 @@ impl Reporter {
 
 impl Progress for Reporter {
     fn report(&self, done_cells: usize, total_cells: usize) {
-        let done = self.done.fetch_max(done_cells, Ordering::Relaxed).max(done_cells);
+        let done = self
+            .done
+            .fetch_max(done_cells, Ordering::Relaxed)
+            .max(done_cells);
         if let Some(bar) = &self.bar {
             bar.set_length(total_cells as u64);
             bar.set_position(done as u64);

@@ -91,17 +91,18 @@ pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
         }
     };
     let model = loaded.problem.model();
-    let max_output_diff = before
-        .iter()
-        .zip(&after)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0_f64, |m, d| {
-            if m.is_nan() || d.is_nan() {
-                f64::NAN
-            } else {
-                m.max(d)
-            }
-        });
+    let max_output_diff =
+        before
+            .iter()
+            .zip(&after)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0_f64, |m, d| {
+                if m.is_nan() || d.is_nan() {
+                    f64::NAN
+                } else {
+                    m.max(d)
+                }
+            });
     let report = SymmetryReport {
         action,
         max_output_diff: Real(max_output_diff),

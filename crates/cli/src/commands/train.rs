@@ -3,9 +3,9 @@
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use symstab_core::Outcome;
 use symstab_core::descent::{GradientDescent, Recording};
 use symstab_core::mlp::ProblemFile;
-use symstab_core::Outcome;
 use symstab_sweep::record::Real;
 
 use crate::cli::TrainArgs;
@@ -97,7 +97,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 )
                 .into());
             }
-            Some((path, ProblemFile::from_problem(mlp, &run.final_point)?.to_json_string()))
+            Some((
+                path,
+                ProblemFile::from_problem(mlp, &run.final_point)?.to_json_string(),
+            ))
         }
         _ => None,
     };

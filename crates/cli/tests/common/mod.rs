@@ -38,14 +38,13 @@ pub fn symstab(args: &[&str]) -> Run {
 /// Runs `symstab` expecting success and one JSON object on stdout.
 pub fn json(args: &[&str]) -> Value {
     let run = symstab(args);
-    assert_eq!(
-        run.code,
-        Some(0),
-        "symstab {args:?} failed: {}",
-        run.stderr
-    );
-    serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("symstab {args:?} printed invalid JSON ({e}): {}", run.stdout))
+    assert_eq!(run.code, Some(0), "symstab {args:?} failed: {}", run.stderr);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "symstab {args:?} printed invalid JSON ({e}): {}",
+            run.stdout
+        )
+    })
 }
 
 /// A JSON number as f64 (panics with the key when it is not a number).
@@ -80,7 +79,13 @@ pub fn lcg(seed: u64, n: usize) -> Vec<f64> {
 
 /// Writes a small regression problem file (the symstab_core::mlp::ProblemFile format) with
 /// the given widths and activation, `n` samples, and returns its path.
-pub fn write_problem(dir: &Path, name: &str, widths: &[usize], activation: &str, n: usize) -> String {
+pub fn write_problem(
+    dir: &Path,
+    name: &str,
+    widths: &[usize],
+    activation: &str,
+    n: usize,
+) -> String {
     let n_params: usize = widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
     let d0 = widths[0];
     let dl = widths[widths.len() - 1];
