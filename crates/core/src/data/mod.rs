@@ -4,8 +4,12 @@
 //!
 //! Reading a user's file is the only I/O in this crate.
 
+mod idx;
+mod real;
 mod teacher;
 
+pub use idx::{IdxArray, parse_idx, read_idx, read_idx_classification};
+pub use real::{RealDataset, load_real, standardize_columns};
 pub use teacher::{BIAS_STD, TeacherStudent, teacher_student};
 
 use crate::error::{Error, Result, check_finite};
