@@ -1,5 +1,8 @@
 //! Data: teacher-student generation, shipped real data sets, IDX files, dataset validation.
 
+// Exact comparisons are intended where a value is exact by construction.
+#![allow(clippy::float_cmp)]
+
 use std::io::Write;
 
 use symstab_core::Model;

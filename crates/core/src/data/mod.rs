@@ -166,7 +166,7 @@ fn check_rows(what: &str, values: &[f64], cols: usize) -> Result<usize> {
     if cols == 0 {
         return Err(Error::invalid_value("input_dim", 0, "must be >= 1"));
     }
-    if values.is_empty() || values.len() % cols != 0 {
+    if values.is_empty() || !values.len().is_multiple_of(cols) {
         return Err(Error::invalid_value(
             &format!("{what} length"),
             values.len(),

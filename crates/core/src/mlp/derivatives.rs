@@ -184,6 +184,7 @@ pub(crate) struct Head0<'a> {
     pub loss: f64,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward_head<'a>(
     net: &Mlp,
     head: Head,
