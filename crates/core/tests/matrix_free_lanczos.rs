@@ -456,3 +456,29 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn repeated_far_outlier_is_found_twice() {
+    // A double outlier far above a large bulk, and a single one below it. After phase 1
+    // finds [40, 30], the probe's very first Rayleigh quotient (near the bulk) has a
+    // residual far below its gap to 30, yet the hidden second 40 must still be found.
+    let n = 2000;
+    let mut spectrum: Vec<f64> = (0..n - 3)
+        .map(|i| -1.0 + 2.0 * i as f64 / (n - 4) as f64)
+        .collect();
+    spectrum.extend([40.0, 40.0, 30.0]);
+    let op = Reflected::new(spectrum, 12);
+    for n_top in [1, 2, 3] {
+        let result = lanczos(&op, &options(n_top, 0)).unwrap();
+        assert!(
+            result.converged && result.multiplicity_checked,
+            "{result:?}"
+        );
+        let want = [40.0, 40.0, 30.0];
+        assert!(
+            max_relative_error(&result.top.values, &want[..n_top]) < 1e-8,
+            "{:?}",
+            result.top.values
+        );
+    }
+}

@@ -34,8 +34,12 @@
 //! eigenvalue, so single-vector Lanczos finds each multiple eigenvalue once. With
 //! [`LanczosOptions::check_multiplicity`] (the default) the solver, after convergence,
 //! locks the wanted Ritz vectors and probes the orthogonal complement from a fresh random
-//! vector until one more eigenvalue on each wanted side has converged; if the wanted
-//! values changed (a further copy showed up) it probes again. Turning the check off
+//! vector for at least 10 steps and until the next Ritz value on each wanted side has
+//! settled (its residual is at most 5% of its distance to the wanted values, or within
+//! the tolerance); if the wanted
+//! values changed (a further copy showed up) it probes again. Like every Krylov method
+//! this is a strong heuristic, not a proof: a copy whose component in the random probe
+//! vector is tiny can stay hidden. Turning the check off
 //! roughly halves the cost, at the price of possibly reporting a multiple eigenvalue once.
 //!
 //! # Memory and cost
@@ -58,6 +62,14 @@ use super::{
     SymmetricOperator, axpy, check_dim, check_tolerance, fill_gaussian, norm, orthogonalize, scale,
 };
 use crate::error::{Error, Result};
+
+/// A probe's extra Ritz pair counts as settled when its residual is at most this fraction
+/// of its distance to the nearest wanted Ritz value.
+const PROBE_SETTLE: f64 = 0.05;
+
+/// Smallest number of operator applications in a multiplicity probe (fewer only when the
+/// complement of the locked vectors has a smaller dimension).
+const PROBE_MIN_STEPS: usize = 10;
 
 /// Settings of [`lanczos`].
 #[derive(Debug, Clone, PartialEq)]
@@ -331,6 +343,7 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
     let mut multiplicity_checked = false;
     let mut exhausted = false;
     let mut defects: Vec<Vec<f64>> = Vec::new();
+    let mut probe_start = 0;
 
     let ritz = loop {
         // Expand: apply A to the newest basis vector, orthogonalise twice, record T's column.
@@ -368,12 +381,28 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
         };
         let enough = m >= (need_top + need_bottom).min(n);
         let bound = tolerance * norm_estimate;
-        let top_ok = ritz.residuals[m - need_top.min(m)..]
-            .iter()
-            .all(|&r| r <= bound);
-        let bottom_ok = ritz.residuals[..need_bottom.min(m)]
-            .iter()
-            .all(|&r| r <= bound);
+        // The probe's extra pair on each side only has to be settled: its residual small
+        // against its distance to the nearest wanted value, so that it is not a copy of one.
+        let settled = |index: usize, wanted_neighbour: usize| {
+            let gap = (ritz.values[wanted_neighbour] - ritz.values[index]).abs();
+            ritz.residuals[index] <= bound.max(PROBE_SETTLE * gap)
+        };
+        let top_extra = (need_top > wanted_top && m >= need_top).then(|| m - need_top);
+        let bottom_extra =
+            (need_bottom > wanted_bottom && m >= need_bottom).then(|| need_bottom - 1);
+        // A probe runs some steps first, so that a hidden copy far from the rest of the
+        // spectrum has been amplified before "settled" can be judged.
+        let probe_long_enough = !probing
+            || n_applications - probe_start
+                >= PROBE_MIN_STEPS.min(n.saturating_sub(wanted_top + wanted_bottom));
+        let top_ok = (m - need_top.min(m)..m).all(|i| match top_extra {
+            Some(extra_index) if i == extra_index => settled(i, i + 1),
+            _ => ritz.residuals[i] <= bound,
+        });
+        let bottom_ok = (0..need_bottom.min(m)).all(|i| match bottom_extra {
+            Some(extra_index) if i == extra_index => settled(i, i - 1),
+            _ => ritz.residuals[i] <= bound,
+        });
 
         if full {
             converged = true;
@@ -381,7 +410,7 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
             multiplicity_checked = true;
             break ritz;
         }
-        if enough && top_ok && bottom_ok {
+        if enough && probe_long_enough && top_ok && bottom_ok {
             if !options.check_multiplicity {
                 converged = true;
                 break ritz;
@@ -412,6 +441,7 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
             reference = Some((top_values, bottom_values));
             probing = true;
             n_probes += 1;
+            probe_start = n_applications;
             let locked: Vec<usize> = (0..wanted_bottom).chain(m - wanted_top..m).collect();
             drop_residual(&mut defects, max_basis, last, beta);
             rotate_defects(&mut defects, m, &ritz, &locked);
