@@ -441,12 +441,14 @@ proptest! {
         n in 12usize..40,
         entries in proptest::collection::vec(-3i32..=3, 40 * 40),
         seed in 0u64..1000,
+        (n_top, n_bottom) in (0usize..=3, 0usize..=3).prop_filter("one wanted", |(t, b)| t + b > 0),
     ) {
         let a = DMatrix::from_fn(n, n, |i, j| f64::from(entries[i.min(j) * 40 + i.max(j)]));
         let dense = dense_eigenvalues(&a);
-        let opts = LanczosOptions { n_top: 2, n_bottom: 2, max_basis: Some(10), seed, ..LanczosOptions::default() };
+        let opts = LanczosOptions { n_top, n_bottom, max_basis: Some(10), seed, ..LanczosOptions::default() };
         let result = lanczos(&a, &opts).unwrap();
         prop_assert!(result.converged);
+        prop_assert_eq!((result.top.values.len(), result.bottom.values.len()), (n_top, n_bottom));
         let scale = dense.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
         for (got, want) in result.top.values.iter().zip(dense.iter().rev()) {
             prop_assert!((got - want).abs() <= 1e-7 * scale, "top {:?} vs {:?}", result.top.values, dense);
@@ -455,4 +457,52 @@ proptest! {
             prop_assert!((got - want).abs() <= 1e-7 * scale, "bottom {:?} vs {:?}", result.bottom.values, dense);
         }
     }
+}
+
+#[test]
+fn repeated_far_outlier_is_found_twice() {
+    // A double outlier far above a large bulk, and a single one below it. After phase 1
+    // finds [40, 30], the probe's very first Rayleigh quotient (near the bulk) has a
+    // residual far below its gap to 30, yet the hidden second 40 must still be found.
+    let n = 2000;
+    let mut spectrum: Vec<f64> = (0..n - 3)
+        .map(|i| -1.0 + 2.0 * i as f64 / (n - 4) as f64)
+        .collect();
+    spectrum.extend([40.0, 40.0, 30.0]);
+    let op = Reflected::new(spectrum, 12);
+    for n_top in [1, 2, 3] {
+        let result = lanczos(&op, &options(n_top, 0)).unwrap();
+        assert!(
+            result.converged && result.multiplicity_checked,
+            "{result:?}"
+        );
+        let want = [40.0, 40.0, 30.0];
+        assert!(
+            max_relative_error(&result.top.values, &want[..n_top]) < 1e-8,
+            "{:?}",
+            result.top.values
+        );
+    }
+}
+
+#[test]
+fn very_sparse_matrix_with_large_null_space() {
+    // Eigenvalues ±3, ±2, ±1 and 0 (27 times): Krylov spaces break down after a few steps.
+    let mut a = DMatrix::zeros(33, 33);
+    for (i, j, v) in [(4, 29, 3.0), (5, 23, 2.0), (6, 26, 1.0)] {
+        a[(i, j)] = v;
+        a[(j, i)] = v;
+    }
+    let result = lanczos(&a, &options(4, 2)).unwrap();
+    assert!(
+        result.converged && result.multiplicity_checked,
+        "{result:?}"
+    );
+    assert!(
+        max_relative_error(&result.top.values[..3], &[3.0, 2.0, 1.0]) < 1e-12,
+        "{:?}",
+        result.top.values
+    );
+    assert!(result.top.values[3].abs() < 1e-12);
+    assert!(max_relative_error(&result.bottom.values, &[-3.0, -2.0]) < 1e-12);
 }

@@ -18,6 +18,8 @@
 // `!(loss <= bound)` is deliberate: it is true for NaN, so a NaN loss reads as diverged.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+use std::mem::MaybeUninit;
+
 use symstab_core::{Outcome, StopRule};
 
 use crate::grid::Rounding;
@@ -168,6 +170,22 @@ pub fn run_toy_cells_on(
     learning_rate: &[f64],
     out: &mut [ToyCellResult],
 ) {
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`, and the kernel only ever writes
+    // initialised values, so `out` stays initialised.
+    let out = unsafe { &mut *(out as *mut [ToyCellResult] as *mut [MaybeUninit<ToyCellResult>]) };
+    run_toy_cells_uninit(backend, params, a0, b0, learning_rate, out);
+}
+
+/// Like [`run_toy_cells_on`] into uninitialised memory: every element of `out` is written
+/// exactly once (so the first touch of a fresh output buffer happens in the worker).
+pub(crate) fn run_toy_cells_uninit(
+    backend: Backend,
+    params: &ToyParams,
+    a0: &[f64],
+    b0: &[f64],
+    learning_rate: &[f64],
+    out: &mut [MaybeUninit<ToyCellResult>],
+) {
     let n = a0.len();
     assert!(
         b0.len() == n && learning_rate.len() == n && out.len() == n,
@@ -220,7 +238,7 @@ pub(crate) struct Cells<'a> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn lanes_avx512(p: &ToyParams, cells: Cells<'_>, out: &mut [ToyCellResult], fused: bool) {
+unsafe fn lanes_avx512(p: &ToyParams, cells: Cells<'_>, out: &mut [MaybeUninit<ToyCellResult>], fused: bool) {
     if fused {
         lanes::<true>(p, cells, out)
     } else {
@@ -230,7 +248,7 @@ unsafe fn lanes_avx512(p: &ToyParams, cells: Cells<'_>, out: &mut [ToyCellResult
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn lanes_avx2(p: &ToyParams, cells: Cells<'_>, out: &mut [ToyCellResult], fused: bool) {
+unsafe fn lanes_avx2(p: &ToyParams, cells: Cells<'_>, out: &mut [MaybeUninit<ToyCellResult>], fused: bool) {
     if fused {
         lanes::<true>(p, cells, out)
     } else {
@@ -293,7 +311,11 @@ fn stop_mask<const FUSED: bool>(st: &LaneState, s: f64, conv: f64, div: f64) -> 
 }
 
 #[inline(always)]
-fn lanes<const FUSED: bool>(p: &ToyParams, cells: Cells<'_>, out: &mut [ToyCellResult]) {
+fn lanes<const FUSED: bool>(
+    p: &ToyParams,
+    cells: Cells<'_>,
+    out: &mut [MaybeUninit<ToyCellResult>],
+) {
     let n = cells.a0.len();
     let s = f64::from(p.max_steps);
     let (conv, div) = (
@@ -321,7 +343,7 @@ fn lanes<const FUSED: bool>(p: &ToyParams, cells: Cells<'_>, out: &mut [ToyCellR
         while done != 0 {
             let k = done.trailing_zeros() as usize;
             done &= done - 1;
-            out[st.slot[k]] = finish::<FUSED>(&st, k, p);
+            out[st.slot[k]].write(finish::<FUSED>(&st, k, p));
             if next < n {
                 load(&mut st, k, next, cells);
                 next += 1;

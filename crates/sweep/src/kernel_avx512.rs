@@ -22,6 +22,8 @@
 
 use std::arch::x86_64::*;
 
+use std::mem::MaybeUninit;
+
 use crate::kernel::{Cells, ToyCellResult, ToyParams, finish_cell};
 
 /// Lane groups of 8 per block.
@@ -35,6 +37,42 @@ pub(super) fn supports(params: &ToyParams, learning_rate: &[f64]) -> bool {
         && learning_rate.iter().all(|&lr| lr <= f64::MAX / 2.0)
 }
 
+/// Capacity of the staging arrays of finished lanes.
+const STAGE: usize = 256;
+
+/// One step on the lanes of a group that pass the stop test (see the module docs).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn step<const FUSED: bool>(
+    g: &mut Group,
+    minus_two: __m512d,
+    two: __m512d,
+    conv: __m512d,
+    div: __m512d,
+    s: __m512d,
+    one: __m512d,
+) {
+    let (a, b, t) = (g.a, g.b, g.t);
+    let r = if FUSED {
+        _mm512_fmadd_pd(a, b, minus_two)
+    } else {
+        _mm512_sub_pd(_mm512_mul_pd(a, b), two)
+    };
+    let loss = _mm512_mul_pd(r, r);
+    let k = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(loss, div);
+    let k = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(k, loss, conv);
+    let k = _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(k, t, s);
+    let lg = _mm512_mul_pd(g.lr2, r);
+    if FUSED {
+        g.a = _mm512_mask3_fnmadd_pd(lg, b, a, k);
+        g.b = _mm512_mask3_fnmadd_pd(lg, a, b, k);
+    } else {
+        g.a = _mm512_mask_sub_pd(a, k, a, _mm512_mul_pd(lg, b));
+        g.b = _mm512_mask_sub_pd(b, k, b, _mm512_mul_pd(lg, a));
+    }
+    g.t = _mm512_mask_add_pd(t, k, t, one);
+}
+
 /// State of one group of 8 lanes.
 #[derive(Clone, Copy)]
 struct Group {
@@ -46,12 +84,14 @@ struct Group {
     live: __mmask8,
 }
 
-/// Runs all cells. Safety: the CPU must support AVX-512F; `out.len() == cells.len()`.
+/// Runs all cells, writing every element of `out` exactly once.
+///
+/// Safety: the CPU must support AVX-512F; `out` and the input slices have equal length.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn run<const FUSED: bool>(
     p: &ToyParams,
     cells: Cells<'_>,
-    out: &mut [ToyCellResult],
+    out: &mut [MaybeUninit<ToyCellResult>],
 ) {
     let n = cells.a0.len();
     debug_assert!(out.len() == n && cells.b0.len() == n && cells.learning_rate.len() == n);
@@ -105,74 +145,71 @@ pub(super) unsafe fn run<const FUSED: bool>(
         (loss, k)
     };
 
-    let mut stash_a = [0.0f64; 8];
-    let mut stash_b = [0.0f64; 8];
-    let mut stash_t = [0.0f64; 8];
-    let mut stash_loss = [0.0f64; 8];
-    let mut stash_slot = [0i64; 8];
+    // Finished lanes are compressed into these staging arrays (8 elements of slack for the
+    // full-width stores) and written to `out` in batches.
+    let mut st_a = [0.0f64; STAGE + 8];
+    let mut st_b = [0.0f64; STAGE + 8];
+    let mut st_t = [0.0f64; STAGE + 8];
+    let mut st_loss = [0.0f64; STAGE + 8];
+    let mut st_slot = [0i64; STAGE + 8];
+    let mut m = 0usize;
     loop {
         for _ in 0..BURST {
             for g in groups.iter_mut() {
-                let (a, b, t) = (g.a, g.b, g.t);
-                let r = if FUSED {
-                    _mm512_fmadd_pd(a, b, minus_two)
-                } else {
-                    _mm512_sub_pd(_mm512_mul_pd(a, b), two)
-                };
-                let loss = _mm512_mul_pd(r, r);
-                let k = _mm512_cmp_pd_mask::<_CMP_LE_OQ>(loss, div);
-                let k = _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(k, loss, conv);
-                let k = _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(k, t, s);
-                let lg = _mm512_mul_pd(g.lr2, r);
-                if FUSED {
-                    g.a = _mm512_mask3_fnmadd_pd(lg, b, a, k);
-                    g.b = _mm512_mask3_fnmadd_pd(lg, a, b, k);
-                } else {
-                    g.a = _mm512_mask_sub_pd(a, k, a, _mm512_mul_pd(lg, b));
-                    g.b = _mm512_mask_sub_pd(b, k, b, _mm512_mul_pd(lg, a));
-                }
-                g.t = _mm512_mask_add_pd(t, k, t, one);
+                step::<FUSED>(g, minus_two, two, conv, div, s, one);
             }
         }
         let mut any_live = 0u8;
         for g in groups.iter_mut() {
             let (loss, keep) = check(g.a, g.b, g.t);
             let done = g.live & !keep;
-            if done != 0 {
-                // SAFETY: the stash arrays hold 8 elements each.
-                _mm512_storeu_pd(stash_a.as_mut_ptr(), g.a);
-                _mm512_storeu_pd(stash_b.as_mut_ptr(), g.b);
-                _mm512_storeu_pd(stash_t.as_mut_ptr(), g.t);
-                _mm512_storeu_pd(stash_loss.as_mut_ptr(), loss);
-                _mm512_storeu_si512(stash_slot.as_mut_ptr().cast(), g.slot);
-                let mut bits = done;
-                while bits != 0 {
-                    let k = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    out[stash_slot[k] as usize] =
-                        finish_cell(p, stash_a[k], stash_b[k], stash_t[k], stash_loss[k]);
-                }
-                let cnt = done.count_ones() as usize;
-                let take = (n - next).min(cnt);
-                let mut refill = done;
-                for _ in take..cnt {
+            // SAFETY: m <= STAGE - 8 · GROUPS here, so m + 8 <= STAGE + 8.
+            _mm512_storeu_pd(st_a.as_mut_ptr().add(m), _mm512_maskz_compress_pd(done, g.a));
+            _mm512_storeu_pd(st_b.as_mut_ptr().add(m), _mm512_maskz_compress_pd(done, g.b));
+            _mm512_storeu_pd(st_t.as_mut_ptr().add(m), _mm512_maskz_compress_pd(done, g.t));
+            _mm512_storeu_pd(
+                st_loss.as_mut_ptr().add(m),
+                _mm512_maskz_compress_pd(done, loss),
+            );
+            _mm512_storeu_si512(
+                st_slot.as_mut_ptr().add(m).cast(),
+                _mm512_maskz_compress_epi64(done, g.slot),
+            );
+            let cnt = done.count_ones() as usize;
+            m += cnt;
+            let avail = n - next;
+            let mut refill = done;
+            if avail < cnt {
+                for _ in avail..cnt {
                     refill &= !(0x80u8 >> refill.leading_zeros());
                 }
-                if refill != 0 {
-                    // SAFETY: an expand-load reads popcount(refill) = take consecutive
-                    // elements from index next, and next + take <= n.
-                    g.a = _mm512_mask_expandloadu_pd(g.a, refill, pa.add(next));
-                    g.b = _mm512_mask_expandloadu_pd(g.b, refill, pb.add(next));
-                    let lr = _mm512_maskz_expandloadu_pd(refill, plr.add(next));
-                    g.lr2 = _mm512_mask_add_pd(g.lr2, refill, lr, lr);
-                    g.t = _mm512_mask_mov_pd(g.t, refill, _mm512_setzero_pd());
-                    let idx = _mm512_add_epi64(_mm512_set1_epi64(next as i64), iota);
-                    g.slot = _mm512_mask_expand_epi64(g.slot, refill, idx);
-                    next += take;
-                }
-                g.live = (g.live & !done) | refill;
             }
+            let k_in: __mmask8 = if avail >= 8 {
+                0xff
+            } else {
+                ((1u32 << avail) - 1) as u8
+            };
+            // SAFETY: the masked loads read only indices next..next + min(8, avail) < n.
+            let new_a = _mm512_maskz_loadu_pd(k_in, pa.add(next));
+            let new_b = _mm512_maskz_loadu_pd(k_in, pb.add(next));
+            let new_lr = _mm512_maskz_loadu_pd(k_in, plr.add(next));
+            g.a = _mm512_mask_expand_pd(g.a, refill, new_a);
+            g.b = _mm512_mask_expand_pd(g.b, refill, new_b);
+            g.lr2 = _mm512_mask_expand_pd(g.lr2, refill, _mm512_add_pd(new_lr, new_lr));
+            g.t = _mm512_mask_mov_pd(g.t, refill, _mm512_setzero_pd());
+            let idx = _mm512_add_epi64(_mm512_set1_epi64(next as i64), iota);
+            g.slot = _mm512_mask_expand_epi64(g.slot, refill, idx);
+            next += refill.count_ones() as usize;
+            g.live = (g.live & !done) | refill;
             any_live |= g.live;
+        }
+        if m > STAGE - 8 * GROUPS || any_live == 0 {
+            for k in 0..m {
+                out[st_slot[k] as usize].write(finish_cell(
+                    p, st_a[k], st_b[k], st_t[k], st_loss[k],
+                ));
+            }
+            m = 0;
         }
         if any_live == 0 {
             break;

@@ -6,6 +6,7 @@
 //! count). Every cell depends only on its own inputs, so the results are the same bits
 //! whatever the thread count or chunk size.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,7 +16,7 @@ use symstab_core::descent::{GradientDescent, Recording, Run};
 use symstab_core::{Error, Model, Outcome, StopRule};
 
 use crate::grid::{LearningRates, SweepSpec};
-use crate::kernel::{Backend, ToyCellResult, ToyParams, run_toy_cells_on};
+use crate::kernel::{Backend, ToyCellResult, ToyParams, run_toy_cells_uninit};
 
 /// Receives progress: `report(done_cells, total_cells)`, called from worker threads once
 /// per finished chunk. Calls from different threads may arrive out of order; the largest
@@ -135,17 +136,18 @@ fn toy_params(spec: &SweepSpec) -> ToyParams {
     }
 }
 
-/// Runs the cells `range` of a toy spec into `out` (same length as the range).
+/// Runs the cells `range` of a toy spec into `out` (same length as the range), writing
+/// every element.
 pub(crate) fn run_toy_range(
     spec: &SweepSpec,
     table: &InputTable,
     backend: Backend,
     range: Range<usize>,
-    out: &mut [ToyCellResult],
+    out: &mut [MaybeUninit<ToyCellResult>],
 ) {
     let (mut a0, mut b0, mut lr) = (Vec::new(), Vec::new(), Vec::new());
     table.fill(range, &mut a0, &mut b0, &mut lr);
-    run_toy_cells_on(backend, &toy_params(spec), &a0, &b0, &lr, out);
+    run_toy_cells_uninit(backend, &toy_params(spec), &a0, &b0, &lr, out);
 }
 
 /// Results of a toy sweep, one per cell in canonical order.
@@ -169,17 +171,11 @@ pub fn run_toy_sweep(
     let total = spec.len();
     let table = InputTable::new(spec);
     let backend = options.backend.unwrap_or_else(Backend::detect);
-    let placeholder = ToyCellResult {
-        outcome: Outcome::Unfinished,
-        steps: 0,
-        final_loss: f64::NAN,
-        a: f64::NAN,
-        b: f64::NAN,
-    };
-    let mut cells = vec![placeholder; total];
+    // The output is left uninitialised here and first touched by the workers that fill it.
+    let mut cells: Vec<ToyCellResult> = Vec::with_capacity(total);
     let done = AtomicUsize::new(0);
     let skipped = AtomicBool::new(false);
-    cells
+    cells.spare_capacity_mut()[..total]
         .par_chunks_mut(options.chunk_cells)
         .enumerate()
         .for_each(|(c, out)| {
@@ -198,6 +194,8 @@ pub fn run_toy_sweep(
             complete: false,
         });
     }
+    // SAFETY: no chunk was skipped, and the kernel writes every element of its chunk.
+    unsafe { cells.set_len(total) };
     Ok(ToySweepResult {
         cells,
         complete: true,

@@ -322,8 +322,16 @@ pub fn run_toy_sweep_in_dir(
             return;
         }
         let range = ranges[c].clone();
-        let mut out = vec![ToyCellResult::default(); range.len()];
-        run_toy_range(spec, &table, backend, range.clone(), &mut out);
+        let mut out: Vec<ToyCellResult> = Vec::with_capacity(range.len());
+        run_toy_range(
+            spec,
+            &table,
+            backend,
+            range.clone(),
+            &mut out.spare_capacity_mut()[..range.len()],
+        );
+        // SAFETY: run_toy_range wrote every element of the range.
+        unsafe { out.set_len(range.len()) };
         let records = record::toy_records_from(spec, range.start, &out);
         match write_records_csv(&chunk_path(dir, c), &records) {
             Ok(()) => {

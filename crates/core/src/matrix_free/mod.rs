@@ -13,6 +13,8 @@
 //! - [`hutchinson_trace`] estimates tr(A) from Rademacher probes with a standard error.
 //! - [`spectral_density`] is stochastic Lanczos quadrature: a Gaussian-broadened estimate
 //!   of the eigenvalue density.
+//! - [`symmetric_eigen`] is the dense eigen-solver used on the small projected matrices
+//!   (Householder + implicit QL), also usable as a dense cross-check.
 //!
 //! Everything is deterministic given the seed in the options (ChaCha8 random numbers).
 //!
@@ -38,6 +40,7 @@ pub use density::{DensityOptions, SpectralDensity, spectral_density};
 pub use lanczos::{EigenPairs, LanczosOptions, LanczosResult, lanczos};
 pub use operator::{FnOperator, HessianOperator, SymmetricOperator, check_symmetric};
 pub use power::{PowerOptions, PowerResult, power_iteration};
+pub use small_eigen::symmetric_eigen;
 pub use trace::{TraceEstimate, TraceOptions, hutchinson_trace};
 
 use rand::Rng;
