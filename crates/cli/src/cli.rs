@@ -109,7 +109,8 @@ pub struct ModelArgs {
     /// Mlp: hidden activation relu, leaky_relu, leaky_relu(SLOPE), tanh or identity (default relu).
     #[arg(long)]
     pub activation: Option<String>,
-    /// Mlp: dataset teacher (Gaussian inputs, targets from a seeded teacher net), winequality, iris, diabetes.
+    /// Mlp: dataset teacher (Gaussian inputs, targets of a seeded teacher net), or the shipped
+    /// winequality (6 classes), winequality-regression, iris (3 classes), diabetes (regression).
     #[arg(long)]
     pub data: Option<String>,
     /// Seed of generated data, initial parameters and random group elements.

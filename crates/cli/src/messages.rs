@@ -52,7 +52,8 @@ pub const MOMENTUM_RANGE: &str = "must lie in [0, 1)";
 /// Reason: the symmetry action.
 pub const ACTION_NAMES: &str = "expected rescale, layer-scale, permute, sign-flip or mix";
 /// Reason: the dataset.
-pub const DATASET_NAMES: &str = "expected teacher, winequality, iris or diabetes";
+pub const DATASET_NAMES: &str =
+    "expected teacher, winequality, winequality-regression, iris or diabetes";
 
 /// An invalid command-line value, found while parsing or after it: names the argument, the
 /// value as given, and why it was rejected.

@@ -4,8 +4,8 @@
 
 use anyhow::{Context, Result};
 use symstab_core::Model;
-use symstab_core::data::teacher_student;
-use symstab_core::mlp::{Activation, MlpProblem, ProblemFile, conserved};
+use symstab_core::data::{BIAS_STD, RealDataset, load_real, teacher_student};
+use symstab_core::mlp::{Activation, Mlp, MlpProblem, ProblemFile, conserved};
 use symstab_core::toy::ProductChain;
 
 use crate::cli::{ModelArgs, ModelKind, Point};
@@ -223,8 +223,8 @@ fn load_mlp(args: &ModelArgs) -> Result<Loaded> {
             .map_err(|e| ArgError::new("--activation", a, core_reason(&e)))?,
     };
     let n_samples = match &args.samples {
-        None => DEFAULT_SAMPLES,
-        Some(s) => parse::count(s).map_err(|reason| ArgError::new("--samples", s, reason))?,
+        None => None,
+        Some(s) => Some(parse::count(s).map_err(|reason| ArgError::new("--samples", s, reason))?),
     };
     let data = args.data.as_deref().unwrap_or("teacher");
     let problem = generated_problem(&widths, activation, data, n_samples, args.seed)?;
@@ -236,30 +236,59 @@ fn generated_problem(
     widths: &[usize],
     activation: Activation,
     data: &str,
-    n_samples: usize,
+    n_samples: Option<usize>,
     seed: u64,
 ) -> Result<Loaded> {
     // Check the widths first so that the error names --widths.
-    symstab_core::mlp::Mlp::uniform(widths, activation)
+    Mlp::uniform(widths, activation)
         .map_err(|e| ArgError::new("--widths", join_usize(widths), core_reason(&e)))?;
     match data {
         "teacher" => {
-            let ts = teacher_student(widths, activation, n_samples, seed)
-                .context("building the teacher-student problem")?;
+            let ts = teacher_student(
+                widths,
+                activation,
+                n_samples.unwrap_or(DEFAULT_SAMPLES),
+                seed,
+            )
+            .context("building the teacher-student problem")?;
             Ok(Loaded {
                 problem: Problem::Mlp(Box::new(ts.problem)),
                 params: ts.student_params,
             })
         }
-        // FIXME: symstab_core::data does not ship these datasets yet (issue 3); the CLI
-        // reports that instead of guessing.
-        "winequality" | "iris" | "diabetes" => Err(ArgError::new(
-            "--data",
-            data,
-            "this dataset is not provided by symstab_core yet; use teacher or --model-file",
-        )
-        .into()),
-        other => Err(ArgError::new("--data", other, messages::DATASET_NAMES).into()),
+        name => {
+            let which: RealDataset = name
+                .parse()
+                .map_err(|_| ArgError::new("--data", name, messages::DATASET_NAMES))?;
+            let dataset = load_real(which).with_context(|| format!("loading --data {name}"))?;
+            let (d_in, d_out) = (dataset.input_dim(), dataset.targets().dim());
+            let net = Mlp::uniform(widths, activation)
+                .map_err(|e| ArgError::new("--widths", join_usize(widths), core_reason(&e)))?;
+            let problem = MlpProblem::new(net, dataset).map_err(|_| {
+                ArgError::new(
+                    "--widths",
+                    join_usize(widths),
+                    format!("--data {name} needs input width {d_in} and output width {d_out}"),
+                )
+            })?;
+            if let Some(n_samples) = n_samples {
+                return Err(ArgError::new(
+                    "--samples",
+                    n_samples,
+                    format!("--data {name} is a fixed dataset; --samples only applies to teacher"),
+                )
+                .into());
+            }
+            // The same stream as the teacher-student student (seed + 2).
+            let params = problem
+                .network()
+                .init_he(seed.wrapping_add(2), BIAS_STD)
+                .context("initialising the network")?;
+            Ok(Loaded {
+                problem: Problem::Mlp(Box::new(problem)),
+                params,
+            })
+        }
     }
 }
 

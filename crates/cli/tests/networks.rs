@@ -201,3 +201,23 @@ fn trained_networks_are_saved_as_problem_files_that_load_back() {
     assert!(header.ends_with("balance_l0_n3"), "{header}");
     assert_eq!(text.lines().count(), 1 + 21);
 }
+
+#[test]
+fn shipped_datasets_fix_the_input_and_output_widths() {
+    let v = json(&[
+        "hessian", "--model", "mlp", "--widths", "4,6,3", "--data", "iris", "--top", "1", "--json",
+    ]);
+    assert_eq!(v["n_params"], 4 * 6 + 6 + 6 * 3 + 3);
+    // Cross-entropy of a fresh network on 3 classes is of the order of ln 3.
+    assert!(num(&v, "loss") > 0.1 && num(&v, "loss") < 20.0, "{v}");
+    let run = symstab(&[
+        "hessian", "--model", "mlp", "--widths", "4,6,2", "--data", "iris",
+    ]);
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("--widths") && run.stderr.contains("4,6,2"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("output width 3"), "{}", run.stderr);
+}
