@@ -50,7 +50,8 @@ pub struct HessianReport {
     pub trace: Real,
     /// Standard error of the trace (0 when exact).
     pub trace_standard_error: Real,
-    /// Count of negative eigenvalues (exact for dense; null when not all are known).
+    /// Count of eigenvalues below −P·ε·max|λ| (values at rounding level count as zero);
+    /// null when not all eigenvalues are known.
     pub negative_count: Option<usize>,
     /// ‖Hv − λv‖ of each reported eigenpair, in the order of `eigenvalues`.
     pub residuals: Vec<Real>,
@@ -146,7 +147,7 @@ fn dense(model: &dyn Model, params: &[f64], top: Option<usize>) -> Result<Hessia
     report.lambda_min = Some(Real(eigen.lambda_min()));
     report.stable_lr = Some(eigen.stable_learning_rate());
     report.trace = Real(eigen.trace());
-    report.negative_count = Some(eigen.negative_count());
+    report.negative_count = Some(eigen.count_below(-rounding_level(values)));
     report.residuals = reals(&residuals);
     Ok(report)
 }
@@ -186,7 +187,8 @@ fn matrix_free_lanczos(
     report.converged = result.converged;
     if whole && values.len() == n {
         report.trace = Real(values.iter().sum());
-        report.negative_count = Some(values.iter().filter(|&&l| l < 0.0).count());
+        let floor = -rounding_level(&values);
+        report.negative_count = Some(values.iter().filter(|&&l| l < floor).count());
     } else {
         let trace = trace_estimate(&op, seed)?;
         report.trace = Real(trace.0);
@@ -255,4 +257,11 @@ fn trace_estimate(op: &HessianOperator<'_, dyn Model + '_>, seed: u64) -> Result
     };
     let t = hutchinson_trace(op, &options).context("Hutchinson trace of the Hessian")?;
     Ok((t.mean, t.standard_error))
+}
+
+/// P·ε·max|λ|: eigenvalues smaller in magnitude are zero up to the rounding of a P×P
+/// decomposition (a dead ReLU neuron gives exact zeros that come out as ±1e-30).
+fn rounding_level(values: &[f64]) -> f64 {
+    let scale = values.iter().fold(0.0_f64, |m, l| m.max(l.abs()));
+    values.len() as f64 * f64::EPSILON * scale
 }
