@@ -14,9 +14,13 @@
 //! assert_eq!(loss, 49.0);
 //! ```
 
+pub mod descent;
 pub mod error;
 pub mod model;
 pub mod outcome;
+pub mod spectrum;
+pub mod stability;
+pub mod toy;
 
 pub use error::{Error, Result};
 pub use model::Model;
