@@ -176,7 +176,8 @@ pub fn linear_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
 fn log_ticks(min: f64, max: f64) -> (Vec<f64>, Vec<f64>) {
     let first = min.log10().floor() as i32;
     let last = max.log10().ceil() as i32;
-    let multiples: &[f64] = if last - first <= 2 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+    let decades = (max / min).log10();
+    let multiples: &[f64] = if decades <= 3.2 { &[1.0, 2.0, 5.0] } else { &[1.0] };
     let in_range = |v: &f64| *v >= min * (1.0 - 1e-9) && *v <= max * (1.0 + 1e-9);
     let mut ticks = vec![];
     let mut grid = vec![];

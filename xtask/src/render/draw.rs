@@ -82,6 +82,8 @@ pub enum Swatch {
     LineAndPoint(LineStyle, Marker),
     /// A filled square (a category of cells).
     Patch(RGBColor),
+    /// No sample: a row of text only.
+    Blank,
 }
 
 /// One legend row.
@@ -100,33 +102,65 @@ impl LegendEntry {
     }
 }
 
+/// Pixel sizes around a plot box: the label areas left and below it, the margins right
+/// and above it.
+#[derive(Debug, Clone, Copy)]
+pub struct AxesLayout {
+    /// Width of the y tick labels plus the y axis title.
+    pub left: i32,
+    /// Height of the x tick labels plus the x axis title.
+    pub bottom: i32,
+    /// Margin right of the plot box.
+    pub right: i32,
+    /// Margin above the plot box.
+    pub top: i32,
+}
+
+impl AxesLayout {
+    /// The layout [`draw_axes`] uses for these axes.
+    pub fn for_axes(root: &Area<'_>, y: &Axis) -> AxesLayout {
+        let y_label_width = y
+            .ticks
+            .iter()
+            .map(|&v| text_width(root, &format_number(v), font::TICK_PX))
+            .max()
+            .unwrap_or(20);
+        AxesLayout {
+            left: y_label_width + 18 + (font::LABEL_PX * 1.6) as i32,
+            bottom: (font::TICK_PX + font::LABEL_PX * 1.9) as i32,
+            right: 12,
+            top: 8,
+        }
+    }
+
+    /// The rectangle to pass to [`draw_axes`] for a plot box of `width` × `height`
+    /// pixels whose label areas start at `(left, top)`.
+    pub fn rect_for_plot(&self, (left, top): (i32, i32), (width, height): (i32, i32)) -> (i32, i32, i32, i32) {
+        (left, top, left + self.left + width + self.right, top + self.top + height + self.bottom)
+    }
+}
+
 /// Draws axes, ticks, tick labels, axis titles and grid lines into the pixel rectangle
 /// `(left, top, right, bottom)` of `root` and returns the plot box inside it.
 pub fn draw_axes(root: &Area<'_>, rect: (i32, i32, i32, i32), x: &Axis, y: &Axis) -> DrawResult<PlotBox> {
     let (left, top, right, bottom) = rect;
+    let layout = AxesLayout::for_axes(root, y);
     let area = root.clone().shrink((left, top), ((right - left) as u32, (bottom - top) as u32));
     let (x_lo, x_hi) = x.unit_range();
     let (y_lo, y_hi) = y.unit_range();
     let x_coord = TickedRange { lo: x_lo, hi: x_hi, ticks: x.tick_units(), grid: x.grid_units() };
     let y_coord = TickedRange { lo: y_lo, hi: y_hi, ticks: y.tick_units(), grid: y.grid_units() };
-    let y_label_width = y
-        .ticks
-        .iter()
-        .map(|&v| text_width(root, &format_number(v), font::TICK_PX))
-        .max()
-        .unwrap_or(20);
     let mut chart = ChartBuilder::on(&area)
-        .x_label_area_size((font::TICK_PX + font::LABEL_PX * 1.9) as i32)
-        .y_label_area_size(y_label_width + (font::LABEL_PX * 2.2) as i32)
-        .margin_right(12)
-        .margin_top(8)
+        .x_label_area_size(layout.bottom)
+        .y_label_area_size(layout.left)
+        .margin_right(layout.right)
+        .margin_top(layout.top)
         .build_cartesian_2d(x_coord, y_coord)?;
     let x_format = |u: &f64| format_number(x.from_units(*u));
     let y_format = |u: &f64| format_number(y.from_units(*u));
     chart
         .configure_mesh()
         .x_desc(x.label.as_str())
-        .y_desc(y.label.as_str())
         .x_label_formatter(&x_format)
         .y_label_formatter(&y_format)
         .label_style(font::text(font::TICK_PX))
@@ -137,6 +171,13 @@ pub fn draw_axes(root: &Area<'_>, rect: (i32, i32, i32, i32), x: &Axis, y: &Axis
         .set_all_tick_mark_size(6)
         .draw()?;
     let (xs, ys) = chart.plotting_area().get_pixel_range();
+    // The y title, rotated to read upwards, centred on the plot box (plotters' own
+    // placement of rotated titles is off with the ab_glyph text path).
+    let style = font::text(font::LABEL_PX)
+        .transform(FontTransform::Rotate270)
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    let title_x = left + 4 + (font::LABEL_PX * 0.6) as i32;
+    root.draw(&Text::new(y.label.clone(), (title_x, (ys.start + ys.end) / 2), style))?;
     Ok(PlotBox {
         x: x.clone(),
         y: y.clone(),
@@ -383,8 +424,7 @@ fn legend_row_height() -> i32 {
 
 /// Width and height in pixels of the legend box for `entries`.
 pub fn legend_size(root: &Area<'_>, entries: &[LegendEntry]) -> (i32, i32) {
-    let text = entries.iter().map(|e| text_width(root, &e.label, font::LEGEND_PX)).max().unwrap_or(0);
-    let width = 2 * LEGEND_PAD + SWATCH_WIDTH + 10 + text;
+    let width = 2 * LEGEND_PAD + entries.iter().map(|e| row_entry_width(root, e)).max().unwrap_or(0);
     let height = 2 * LEGEND_PAD + legend_row_height() * entries.len() as i32 - 4;
     (width, height)
 }
@@ -394,10 +434,17 @@ pub fn draw_legend(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEntry])
     let (w, h) = legend_size(root, entries);
     root.draw(&Rectangle::new([(x, y), (x + w, y + h)], colour::WHITE.mix(0.9).filled()))?;
     root.draw(&Rectangle::new([(x, y), (x + w, y + h)], RGBColor(120, 120, 120).stroke_width(1)))?;
+    draw_legend_entries(root, (x, y), entries)?;
+    Ok((w, h))
+}
+
+/// Draws legend rows (swatch and text) without a box, as if the box's corner were at `(x, y)`.
+fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEntry]) -> DrawResult {
     let row = legend_row_height();
     for (k, entry) in entries.iter().enumerate() {
         let cy = y + LEGEND_PAD + row * k as i32 + row / 2 - 2;
         let (sx0, sx1) = (x + LEGEND_PAD, x + LEGEND_PAD + SWATCH_WIDTH);
+        let text_x = if matches!(entry.swatch, Swatch::Blank) { sx0 } else { sx1 + 10 };
         let line = |style: LineStyle| -> DrawResult {
             let points = [Some((sx0 as f64, cy as f64)), Some((sx1 as f64, cy as f64))];
             let bounds = (sx0 as f64, (cy - 20) as f64, sx1 as f64, (cy + 20) as f64);
@@ -414,7 +461,16 @@ pub fn draw_legend(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEntry])
             }
             Ok(())
         };
+        // A light sample (a white line drawn over dark cells) gets a dark backdrop.
+        let light = |c: RGBColor| 0.3 * c.0 as f64 + 0.59 * c.1 as f64 + 0.11 * c.2 as f64 > 200.0;
+        if let Swatch::Line(style) | Swatch::LineAndPoint(style, _) = entry.swatch
+            && light(style.colour)
+        {
+            let half = (font::LEGEND_PX * 0.5) as i32;
+            root.draw(&Rectangle::new([(sx0 - 3, cy - half), (sx1 + 3, cy + half)], RGBColor(90, 90, 90).filled()))?;
+        }
         match entry.swatch {
+            Swatch::Blank => {}
             Swatch::Line(style) => line(style)?,
             Swatch::Point(marker) => draw_marker_at_pixel(root, ((sx0 + sx1) / 2, cy), marker)?,
             Swatch::LineAndPoint(style, marker) => {
@@ -428,7 +484,31 @@ pub fn draw_legend(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEntry])
                 root.draw(&Rectangle::new(rect, colour::BLACK.stroke_width(1)))?;
             }
         }
-        draw_text(root, &entry.label, (sx1 + 10, cy), font::LEGEND_PX, HPos::Left, VPos::Center)?;
+        draw_text(root, &entry.label, (text_x, cy), font::LEGEND_PX, HPos::Left, VPos::Center)?;
+    }
+    Ok(())
+}
+
+/// Width of one entry of a legend row.
+fn row_entry_width(root: &Area<'_>, entry: &LegendEntry) -> i32 {
+    let swatch = if matches!(entry.swatch, Swatch::Blank) { 0 } else { SWATCH_WIDTH + 10 };
+    swatch + text_width(root, &entry.label, font::LEGEND_PX)
+}
+
+/// Draws a one-line legend (entries side by side) with its top-left corner at `(x0, y)`;
+/// returns its size.
+pub fn draw_legend_row(root: &Area<'_>, (x0, y): (i32, i32), entries: &[LegendEntry]) -> DrawResult<(i32, i32)> {
+    const GAP: i32 = 28;
+    let widths: Vec<i32> = entries.iter().map(|e| row_entry_width(root, e)).collect();
+    let w = 2 * LEGEND_PAD + widths.iter().sum::<i32>() + GAP * (entries.len() as i32 - 1).max(0);
+    let h = 2 * LEGEND_PAD + legend_row_height() - 4;
+    root.draw(&Rectangle::new([(x0, y), (x0 + w, y + h)], colour::WHITE.filled()))?;
+    root.draw(&Rectangle::new([(x0, y), (x0 + w, y + h)], RGBColor(120, 120, 120).stroke_width(1)))?;
+    let mut x = x0 + LEGEND_PAD;
+    for (entry, width) in entries.iter().zip(&widths) {
+        // Reuse the vertical legend's drawing for one entry, without its box.
+        draw_legend_entries(root, (x - LEGEND_PAD, y), std::slice::from_ref(entry))?;
+        x += width + GAP;
     }
     Ok((w, h))
 }
@@ -459,7 +539,7 @@ pub fn draw_colour_bar(
     }
     let title_x = right + 10 + widest + 12 + (font::LABEL_PX * 0.6) as i32;
     let style = font::text(font::LABEL_PX)
-        .transform(FontTransform::Rotate90)
+        .transform(FontTransform::Rotate270)
         .pos(Pos::new(HPos::Center, VPos::Center));
     root.draw(&Text::new(axis.label.clone(), (title_x, (top + bottom) / 2), style))?;
     Ok(title_x + (font::LABEL_PX * 0.6) as i32)
