@@ -146,16 +146,28 @@ fn visible_path(run: &Run, frame: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Legend text of a run at frame `frame`: its start, and how it ended once it has.
+/// Legend text of a run at frame `frame`: its start, and how it ended once it has (a run
+/// still going at the last frame shows its loss there).
 fn run_label(start: [f64; 2], run: &Run, frame: usize) -> String {
     let start = format!("start {}", point_label(start));
-    if frame < run.steps || (run.outcome == Outcome::Unfinished) {
+    if frame < run.steps {
         return start;
     }
     match run.outcome {
         Outcome::Converged => format!("{start}: converged at step {}", run.steps),
         Outcome::Diverged => format!("{start}: diverged at step {}", run.steps),
-        Outcome::Unfinished => start,
+        Outcome::Unfinished => format!("{start}: loss {} at step {}", format_number_short(run.final_loss), run.steps),
+    }
+}
+
+/// Two significant digits, for a loss in a legend.
+fn format_number_short(value: f64) -> String {
+    if value.is_finite() && value != 0.0 {
+        let exponent = value.abs().log10().floor() as i32;
+        let rounded = (value / 10f64.powi(exponent - 1)).round() * 10f64.powi(exponent - 1);
+        crate::render::axis::format_number(rounded)
+    } else {
+        format!("{value}")
     }
 }
 

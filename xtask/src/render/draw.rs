@@ -10,11 +10,12 @@ use std::error::Error;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 
 use super::axis::{Axis, PlotBox, format_number};
 use super::colour;
 use super::font;
+use super::text::{self, Direction};
 
 /// The drawing surface every figure uses.
 pub type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
@@ -156,35 +157,47 @@ pub fn draw_axes(root: &Area<'_>, rect: (i32, i32, i32, i32), x: &Axis, y: &Axis
         .margin_right(layout.right)
         .margin_top(layout.top)
         .build_cartesian_2d(x_coord, y_coord)?;
-    let x_format = |u: &f64| format_number(x.from_units(*u));
-    let y_format = |u: &f64| format_number(y.from_units(*u));
+    // Plotters draws the grid, the axis lines and the tick marks; the text is drawn below
+    // with the bundled font's own metrics (see `text`).
+    let no_label = |_: &f64| String::new();
     chart
         .configure_mesh()
-        .x_desc(x.label.as_str())
-        .x_label_formatter(&x_format)
-        .y_label_formatter(&y_format)
+        .x_label_formatter(&no_label)
+        .y_label_formatter(&no_label)
         .label_style(font::text(font::TICK_PX))
-        .axis_desc_style(font::text(font::LABEL_PX))
         .bold_line_style(RGBColor(205, 205, 205))
         .light_line_style(colour::GRID)
         .axis_style(colour::BLACK)
         .set_all_tick_mark_size(6)
         .draw()?;
     let (xs, ys) = chart.plotting_area().get_pixel_range();
-    // The y title, rotated to read upwards, centred on the plot box (plotters' own
-    // placement of rotated titles is off with the ab_glyph text path).
-    let style = font::text(font::LABEL_PX)
-        .transform(FontTransform::Rotate270)
-        .pos(Pos::new(HPos::Center, VPos::Center));
-    let title_x = left + 4 + (font::LABEL_PX * 0.6) as i32;
-    root.draw(&Text::new(y.label.clone(), (title_x, (ys.start + ys.end) / 2), style))?;
-    Ok(PlotBox {
+    let pbox = PlotBox {
         x: x.clone(),
         y: y.clone(),
         x_pixels: (xs.start as f64, (xs.end - 1) as f64),
         y_pixels: ((ys.end - 1) as f64, ys.start as f64),
-    })
+    };
+    let (l, _, r, b) = pbox.bounds();
+    let tick_gap = 6 + 5;
+    for u in x.tick_units() {
+        let (px, _) = pbox.units_to_pixel(u, 0.0);
+        let label = format_number(x.from_units(u));
+        draw_text(root, &label, (px.round() as i32, b as i32 + tick_gap), font::TICK_PX, HPos::Center, VPos::Top)?;
+    }
+    for u in y.tick_units() {
+        let (_, py) = pbox.units_to_pixel(0.0, u);
+        let label = format_number(y.from_units(u));
+        draw_text(root, &label, (l as i32 - tick_gap, py.round() as i32), font::TICK_PX, HPos::Right, VPos::Center)?;
+    }
+    let x_title_y = b as i32 + tick_gap + (font::TICK_PX * 1.25) as i32 + 4;
+    draw_text(root, &x.label, (((l + r) / 2.0) as i32, x_title_y), font::LABEL_PX, HPos::Center, VPos::Top)?;
+    let y_title_x = left + 4;
+    let y_centre = (ys.start + ys.end) / 2;
+    let anchor = (HPos::Center, VPos::Top);
+    text::draw(root, &y.label, (y_title_x, y_centre), font::LABEL_PX, colour::BLACK, anchor, Direction::Upwards)?;
+    Ok(pbox)
 }
+
 
 /// A linear coordinate in axis units whose tick marks and grid lines are given.
 struct TickedRange {
@@ -223,15 +236,13 @@ pub fn draw_box_outline(root: &Area<'_>, pbox: &PlotBox) -> DrawResult {
 }
 
 /// Width in pixels of `text` at `size_px`.
-pub fn text_width(root: &Area<'_>, text: &str, size_px: f64) -> i32 {
-    root.estimate_text_size(text, &font::text(size_px)).map(|(w, _)| w as i32).unwrap_or(0)
+pub fn text_width(_root: &Area<'_>, label: &str, size_px: f64) -> i32 {
+    text::measure(label, size_px).0
 }
 
-/// Draws `text` anchored at `(x, y)`.
-pub fn draw_text(root: &Area<'_>, text: &str, (x, y): (i32, i32), size_px: f64, h: HPos, v: VPos) -> DrawResult {
-    let style = font::text(size_px).pos(Pos::new(h, v));
-    root.draw(&Text::new(text.to_owned(), (x, y), style))?;
-    Ok(())
+/// Draws black horizontal `label` anchored at `(x, y)`.
+pub fn draw_text(root: &Area<'_>, label: &str, (x, y): (i32, i32), size_px: f64, h: HPos, v: VPos) -> DrawResult {
+    text::draw(root, label, (x, y), size_px, colour::BLACK, (h, v), Direction::Horizontal)
 }
 
 /// Draws a title centred horizontally at row `y`.
@@ -537,12 +548,10 @@ pub fn draw_colour_bar(
         widest = widest.max(text_width(root, &label, font::TICK_PX));
         draw_text(root, &label, (right + 10, py), font::TICK_PX, HPos::Left, VPos::Center)?;
     }
-    let title_x = right + 10 + widest + 12 + (font::LABEL_PX * 0.6) as i32;
-    let style = font::text(font::LABEL_PX)
-        .transform(FontTransform::Rotate270)
-        .pos(Pos::new(HPos::Center, VPos::Center));
-    root.draw(&Text::new(axis.label.clone(), (title_x, (top + bottom) / 2), style))?;
-    Ok(title_x + (font::LABEL_PX * 0.6) as i32)
+    let title_x = right + 10 + widest + 10;
+    let anchor = (HPos::Center, VPos::Top);
+    text::draw(root, &axis.label, (title_x, (top + bottom) / 2), font::LABEL_PX, colour::BLACK, anchor, Direction::Upwards)?;
+    Ok(title_x + font::LABEL_PX as i32 + 4)
 }
 
 /// Cell centres along the two axes of a cell map, in axis units, increasing.

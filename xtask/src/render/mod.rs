@@ -10,6 +10,7 @@ pub mod contour;
 pub mod draw;
 pub mod font;
 pub mod table;
+pub mod text;
 
 use std::error::Error;
 use std::path::Path;
