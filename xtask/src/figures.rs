@@ -81,20 +81,29 @@ pub struct Options {
 impl Options {
     /// Parses the arguments after `figures`.
     pub fn parse(args: &[String]) -> FigureResult<Options> {
-        let mut options = Options { only: vec![], quick: false, out: default_out_dir(), list: false };
+        let mut options = Options {
+            only: vec![],
+            quick: false,
+            out: default_out_dir(),
+            list: false,
+        };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => options.quick = true,
                 "--list" => options.list = true,
                 "--only" => {
-                    let name = args.next().ok_or("--only needs a figure name (see --list)")?;
+                    let name = args
+                        .next()
+                        .ok_or("--only needs a figure name (see --list)")?;
                     if !FIGURES.iter().any(|f| f.name == name) {
                         return Err(format!("--only {name:?}: no such figure (see --list)").into());
                     }
                     options.only.push(name.clone());
                 }
-                "--out" => options.out = PathBuf::from(args.next().ok_or("--out needs a directory")?),
+                "--out" => {
+                    options.out = PathBuf::from(args.next().ok_or("--out needs a directory")?)
+                }
                 other => return Err(format!("figures: unknown argument {other:?}").into()),
             }
         }
@@ -104,7 +113,9 @@ impl Options {
 
 /// The repository's `figures/` folder.
 fn default_out_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("figures")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("figures")
 }
 
 /// Renders the selected figures.
@@ -117,19 +128,37 @@ pub fn run(options: &Options) -> FigureResult {
     }
     std::fs::create_dir_all(&options.out)
         .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
-    let context = Context { out: options.out.clone(), quick: options.quick };
+    let context = Context {
+        out: options.out.clone(),
+        quick: options.quick,
+    };
     let started = Instant::now();
-    for figure in FIGURES.iter().filter(|f| options.only.is_empty() || options.only.iter().any(|o| o == f.name)) {
+    for figure in FIGURES
+        .iter()
+        .filter(|f| options.only.is_empty() || options.only.iter().any(|o| o == f.name))
+    {
         let t0 = Instant::now();
         eprintln!("{}: {}", figure.name, figure.about);
         let files = (figure.render)(&context).map_err(|e| format!("{}: {e}", figure.name))?;
         let names: Vec<String> = files
             .iter()
-            .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .map(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
             .collect();
-        eprintln!("  wrote {} in {:.2} s", names.join(", "), t0.elapsed().as_secs_f64());
+        eprintln!(
+            "  wrote {} in {:.2} s",
+            names.join(", "),
+            t0.elapsed().as_secs_f64()
+        );
     }
-    eprintln!("figures written to {} in {:.2} s", options.out.display(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "figures written to {} in {:.2} s",
+        options.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -153,8 +182,12 @@ impl StepsScale {
         StepsScale { axis }
     }
 
-    /// Colour of a step count (counts below 1 get the colour of 1).
+    /// Colour of a step count (counts below 1 get the colour of 1, a non-finite count
+    /// the non-finite colour).
     pub fn colour(&self, steps: f64) -> RGBColor {
+        if !steps.is_finite() {
+            return colour::NON_FINITE;
+        }
         let (lo, hi) = self.axis.unit_range();
         match self.axis.to_units(steps.max(1.0)) {
             Some(u) => colour::sequential((u - lo) / (hi - lo)),
@@ -188,7 +221,10 @@ pub fn outcome_counts(records: &[CellRecord]) -> [usize; 3] {
 /// Legend rows for the fixed-colour cell categories that occur.
 pub fn category_legend(records: &[CellRecord], max_steps: u32) -> Vec<LegendEntry> {
     let [_, diverged, unfinished] = outcome_counts(records);
-    let mut entries = vec![LegendEntry::new(Swatch::Patch(colour::DIVERGED), format!("diverged ({diverged} cells)"))];
+    let mut entries = vec![LegendEntry::new(
+        Swatch::Patch(colour::DIVERGED),
+        format!("diverged ({diverged} cells)"),
+    )];
     if unfinished > 0 {
         entries.push(LegendEntry::new(
             Swatch::Patch(colour::UNFINISHED),
@@ -198,9 +234,21 @@ pub fn category_legend(records: &[CellRecord], max_steps: u32) -> Vec<LegendEntr
     entries
 }
 
+/// A legend note when a curve has points without a value (drawn as gaps), else `None`.
+pub fn gap_note(curve: &str, values: impl IntoIterator<Item = f64>) -> Option<LegendEntry> {
+    let missing = values.into_iter().filter(|v| !v.is_finite()).count();
+    (missing > 0).then(|| {
+        LegendEntry::new(
+            Swatch::Blank,
+            format!("{curve}: no value at {missing} points (gaps)"),
+        )
+    })
+}
+
 /// Writes sweep records as tidy CSV with symstab-sweep's own writer.
 pub fn write_records(path: &Path, records: &[CellRecord]) -> FigureResult {
-    let file = std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     symstab_sweep::record::write_csv(std::io::BufWriter::new(file), records)?;
     Ok(())
 }

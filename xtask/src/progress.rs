@@ -21,13 +21,19 @@ impl SweepProgress {
     pub fn new(name: &str, total_cells: usize) -> SweepProgress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total_cells as u64);
-            let style = ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len} cells ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style =
+                ProgressStyle::with_template("  {msg} [{bar:30}] {pos}/{len} cells ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style.progress_chars("=> "));
             bar.set_message(name.to_owned());
             bar
         });
-        SweepProgress { name: name.to_owned(), bar, next_quarter: Mutex::new(1), started: Instant::now() }
+        SweepProgress {
+            name: name.to_owned(),
+            bar,
+            next_quarter: Mutex::new(1),
+            started: Instant::now(),
+        }
     }
 
     /// Ends the bar and prints one summary line.
@@ -35,7 +41,11 @@ impl SweepProgress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        eprintln!("  {}: {summary} in {:.2} s", self.name, self.started.elapsed().as_secs_f64());
+        eprintln!(
+            "  {}: {summary} in {:.2} s",
+            self.name,
+            self.started.elapsed().as_secs_f64()
+        );
     }
 }
 

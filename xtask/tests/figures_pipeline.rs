@@ -18,8 +18,11 @@ const IMAGES: &[(&str, u32, u32)] = &[
     ("orbit_spectrum.png", 1100, 1080),
 ];
 
-const ANIMATIONS: &[(&str, u32, u32)] =
-    &[("study_lr_0.01.gif", 990, 910), ("study_lr_0.02.gif", 990, 910), ("study_lr_0.025.gif", 990, 910)];
+const ANIMATIONS: &[(&str, u32, u32)] = &[
+    ("study_lr_0.01.gif", 990, 910),
+    ("study_lr_0.02.gif", 990, 910),
+    ("study_lr_0.025.gif", 990, 910),
+];
 
 const TABLES: &[&str] = &[
     "study_loss_grid.csv",
@@ -35,12 +38,22 @@ const TABLES: &[&str] = &[
 
 fn png_size(path: &Path) -> (u32, u32) {
     let decoder = png::Decoder::new(File::open(path).unwrap());
-    let mut reader = decoder.read_info().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = decoder
+        .read_info()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut buffer = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buffer).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let info = reader
+        .next_frame(&mut buffer)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     // A rendered figure is not blank: it has many distinct colours.
-    let distinct: std::collections::HashSet<&[u8]> = buffer[..info.buffer_size()].chunks(3).collect();
-    assert!(distinct.len() > 50, "{} has only {} colours", path.display(), distinct.len());
+    let distinct: std::collections::HashSet<&[u8]> =
+        buffer[..info.buffer_size()].chunks(3).collect();
+    assert!(
+        distinct.len() > 50,
+        "{} has only {} colours",
+        path.display(),
+        distinct.len()
+    );
     (info.width, info.height)
 }
 
@@ -70,7 +83,10 @@ fn quick_pipeline_writes_every_figure_and_table() {
 
     for &(name, width, height) in IMAGES {
         let path = out.path().join(name);
-        assert!(path.metadata().map(|m| m.len() > 0).unwrap_or(false), "{name} missing or empty");
+        assert!(
+            path.metadata().map(|m| m.len() > 0).unwrap_or(false),
+            "{name} missing or empty"
+        );
         assert_eq!(png_size(&path), (width, height), "{name}");
     }
 
@@ -79,14 +95,28 @@ fn quick_pipeline_writes_every_figure_and_table() {
         let mut options = gif::DecodeOptions::new();
         options.set_color_output(gif::ColorOutput::Indexed);
         let mut decoder = options.read_info(File::open(&path).unwrap()).unwrap();
-        assert_eq!((decoder.width() as u32, decoder.height() as u32), (width, height), "{name}");
+        assert_eq!(
+            (decoder.width() as u32, decoder.height() as u32),
+            (width, height),
+            "{name}"
+        );
         let mut frames = 0;
         while let Some(frame) = decoder.read_next_frame().unwrap() {
-            assert_eq!(frame.delay, 6, "{name} frame {frames}: delay in centiseconds");
-            assert!(frame.left + frame.width <= width as u16 && frame.top + frame.height <= height as u16);
+            assert_eq!(
+                frame.delay, 6,
+                "{name} frame {frames}: delay in centiseconds"
+            );
+            assert!(
+                frame.left + frame.width <= width as u16
+                    && frame.top + frame.height <= height as u16
+            );
             frames += 1;
         }
-        assert_eq!(frames, STEPS + 1, "{name}: one frame for the start and one per step");
+        assert_eq!(
+            frames,
+            STEPS + 1,
+            "{name}: one frame for the start and one per step"
+        );
     }
 
     for name in TABLES {
@@ -104,7 +134,11 @@ fn quick_pipeline_writes_every_figure_and_table() {
     let (start_b, outcome) = (column("start_b"), column("run_outcome"));
     for record in reader.records() {
         let record = record.unwrap();
-        let expected = if &record[start_b] == "9.0" { "diverged" } else { "unfinished" };
+        let expected = if &record[start_b] == "9.0" {
+            "diverged"
+        } else {
+            "unfinished"
+        };
         assert_eq!(&record[outcome], expected);
     }
 }

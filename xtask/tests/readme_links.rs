@@ -28,7 +28,15 @@ fn link_targets(markdown: &str) -> Vec<String> {
     }
     targets
         .into_iter()
-        .map(|t| t.split_whitespace().next().unwrap_or("").split('#').next().unwrap_or("").to_owned())
+        .map(|t| {
+            t.split_whitespace()
+                .next()
+                .unwrap_or("")
+                .split('#')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
         .filter(|t| !t.is_empty())
         .collect()
 }
@@ -50,13 +58,24 @@ fn every_linked_figure_exists() {
     let root = repo_root();
     let mut missing = vec![];
     if let Ok(text) = std::fs::read_to_string(root.join("README.md")) {
-        missing.extend(missing_figures(&text, &root, false).into_iter().map(|t| format!("README.md: {t}")));
+        missing.extend(
+            missing_figures(&text, &root, false)
+                .into_iter()
+                .map(|t| format!("README.md: {t}")),
+        );
     }
     let figures = root.join("figures");
     if let Ok(text) = std::fs::read_to_string(figures.join("README.md")) {
-        missing.extend(missing_figures(&text, &figures, true).into_iter().map(|t| format!("figures/README.md: {t}")));
+        missing.extend(
+            missing_figures(&text, &figures, true)
+                .into_iter()
+                .map(|t| format!("figures/README.md: {t}")),
+        );
     }
-    assert!(missing.is_empty(), "linked figures missing (run `cargo xtask figures`): {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "linked figures missing (run `cargo xtask figures`): {missing:?}"
+    );
 }
 
 #[test]
@@ -67,8 +86,14 @@ fn the_link_check_finds_missing_and_accepts_present_figures() {
     let markdown = "![a](figures/here.png) ![b](./figures/gone.gif \"title\")\n\
                     <img src=\"figures/also_gone.png\"> [site](https://example.org/figures/x.png) \
                     [doc](ARCHITECTURE.md)";
-    assert_eq!(missing_figures(markdown, dir.path(), false), vec!["figures/gone.gif", "figures/also_gone.png"]);
+    assert_eq!(
+        missing_figures(markdown, dir.path(), false),
+        vec!["figures/gone.gif", "figures/also_gone.png"]
+    );
     let inside = "![c](here.png) ![d](nope.png) [top](../README.md#x)";
     std::fs::write(dir.path().join("README.md"), "x").unwrap();
-    assert_eq!(missing_figures(inside, &dir.path().join("figures"), true), vec!["nope.png"]);
+    assert_eq!(
+        missing_figures(inside, &dir.path().join("figures"), true),
+        vec!["nope.png"]
+    );
 }

@@ -48,7 +48,11 @@ pub struct OrbitPoint {
 
 /// The sweep's orbit axis: `n` values of log α, evenly spaced from ln 0.1 to ln 10.
 pub fn log_alpha_axis(n: usize) -> FigureResult<symstab_sweep::grid::Axis> {
-    Ok(symstab_sweep::grid::Axis::new(ALPHA_MIN.ln(), ALPHA_MAX.ln(), n)?)
+    Ok(symstab_sweep::grid::Axis::new(
+        ALPHA_MIN.ln(),
+        ALPHA_MAX.ln(),
+        n,
+    )?)
 }
 
 /// λmax, 2/λmax and the critical learning rate at each point of the orbit axis.
@@ -59,7 +63,10 @@ pub fn orbit_points(log_alpha: &symstab_sweep::grid::Axis) -> FigureResult<Vec<O
 /// λmax, 2/λmax and the critical learning rate at the orbit point with this log α.
 pub fn orbit_point(log_alpha: f64) -> FigureResult<OrbitPoint> {
     let toy = ProductChain::toy();
-    let options = CriticalOptions { max_steps: MAX_STEPS as usize, ..CriticalOptions::default() };
+    let options = CriticalOptions {
+        max_steps: MAX_STEPS as usize,
+        ..CriticalOptions::default()
+    };
     let [a, b] = ProductChain::orbit_point(PRODUCT, log_alpha)?;
     let spectrum = hessian_spectrum(&toy, &[a, b])?;
     let critical = critical_learning_rate(&toy, &[a, b], &options)?;

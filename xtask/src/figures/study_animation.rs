@@ -75,20 +75,40 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let n_grid = if ctx.quick { 101 } else { 500 };
     let coords = symstab_sweep::grid::Axis::new(-LIMIT, LIMIT, n_grid)?.values();
     // values[j * n + i] = L(a_i, b_j): rows of constant b.
-    let losses: Vec<f64> = coords.iter().flat_map(|&b| coords.iter().map(move |&a| (a, b))).map(|(a, b)| toy.loss(&[a, b])).collect();
+    let losses: Vec<f64> = coords
+        .iter()
+        .flat_map(|&b| coords.iter().map(move |&a| (a, b)))
+        .map(|(a, b)| toy.loss(&[a, b]))
+        .collect();
     let mut written = vec![];
     let grid_path = ctx.path("study_loss_grid.csv");
-    let rows = coords.iter().flat_map(|&b| coords.iter().map(move |&a| (a, b))).zip(&losses);
-    table::write_csv(&grid_path, rows.map(|((a, b), &loss)| GridRow { a, b, loss }))?;
+    let rows = coords
+        .iter()
+        .flat_map(|&b| coords.iter().map(move |&a| (a, b)))
+        .zip(&losses);
+    table::write_csv(
+        &grid_path,
+        rows.map(|((a, b), &loss)| GridRow { a, b, loss }),
+    )?;
     written.push(grid_path);
 
-    let grid = GridValues { xs: &coords, ys: &coords, values: &losses };
+    let grid = GridValues {
+        xs: &coords,
+        ys: &coords,
+        values: &losses,
+    };
     let levels = log_levels(LEVELS.0, LEVELS.1, LEVELS.2);
-    let contours: Vec<(f64, Vec<Segment>)> = levels.iter().map(|&l| (l, contour_segments(&grid, l))).collect();
+    let contours: Vec<(f64, Vec<Segment>)> = levels
+        .iter()
+        .map(|&l| (l, contour_segments(&grid, l)))
+        .collect();
 
     for learning_rate in LEARNING_RATES {
         let descent = GradientDescent::new(learning_rate, STEPS)?;
-        let runs: Vec<Run> = STARTS.iter().map(|s| descent.run(&toy, s)).collect::<Result<_, _>>()?;
+        let runs: Vec<Run> = STARTS
+            .iter()
+            .map(|s| descent.run(&toy, s))
+            .collect::<Result<_, _>>()?;
         let stem = file_stem(learning_rate);
         let csv_path = ctx.path(&format!("{stem}.csv"));
         table::write_csv(&csv_path, path_rows(learning_rate, &runs))?;
@@ -132,7 +152,15 @@ fn path_rows(learning_rate: f64, runs: &[Run]) -> Vec<PathRow> {
 fn path_style(k: usize) -> (LineStyle, Marker) {
     let colour = colour::LINES[k];
     let shape = if k == 0 { Shape::Circle } else { Shape::Square };
-    (LineStyle::solid(colour, 3), Marker { shape, size: 7, fill: colour, outline: colour::BLACK })
+    (
+        LineStyle::solid(colour, 3),
+        Marker {
+            shape,
+            size: 7,
+            fill: colour,
+            outline: colour::BLACK,
+        },
+    )
 }
 
 /// Points of a run shown at frame `frame`: the start and up to `frame` steps, stopping
@@ -156,7 +184,11 @@ fn run_label(start: [f64; 2], run: &Run, frame: usize) -> String {
     match run.outcome {
         Outcome::Converged => format!("{start}: converged at step {}", run.steps),
         Outcome::Diverged => format!("{start}: diverged at step {}", run.steps),
-        Outcome::Unfinished => format!("{start}: loss {} at step {}", format_number_short(run.final_loss), run.steps),
+        Outcome::Unfinished => format!(
+            "{start}: loss {} at step {}",
+            format_number_short(run.final_loss),
+            run.steps
+        ),
     }
 }
 
@@ -189,19 +221,34 @@ fn animate(
     let (width, height) = SIZE;
     let ticks: Vec<f64> = (-5..=5).map(|k| 2.0 * k as f64).collect();
     let grid: Vec<f64> = (-10..=10).map(f64::from).collect();
-    let x_axis = Axis::new("a (first factor)", -LIMIT, LIMIT, Scale::Linear).with_ticks(ticks.clone()).with_grid(grid.clone());
-    let y_axis = Axis::new("b (second factor)", -LIMIT, LIMIT, Scale::Linear).with_ticks(ticks).with_grid(grid);
-    let bar_axis = Axis::new("contour level: loss L(a, b) = (a·b − 2)²", LEVELS.0, LEVELS.1, Scale::Log);
+    let x_axis = Axis::new("a (first factor)", -LIMIT, LIMIT, Scale::Linear)
+        .with_ticks(ticks.clone())
+        .with_grid(grid.clone());
+    let y_axis = Axis::new("b (second factor)", -LIMIT, LIMIT, Scale::Linear)
+        .with_ticks(ticks)
+        .with_grid(grid);
+    let bar_axis = Axis::new(
+        "contour level: loss L(a, b) = (a·b − 2)²",
+        LEVELS.0,
+        LEVELS.1,
+        Scale::Log,
+    );
 
     // The static background: title, axes with a grid line at every integer, contours, bar.
     let mut background = vec![255u8; width as usize * height as usize * 3];
     let mut plot_box: Option<PlotBox> = None;
     paint_buffer(&mut background, SIZE, |root| {
         draw::draw_title(root, &format!("Learning Rate = {learning_rate}"), 10)?;
-        let rect = AxesLayout::for_axes(root, &y_axis).rect_for_plot((0, AXES_TOP), (PLOT_PX, PLOT_PX));
+        let rect =
+            AxesLayout::for_axes(root, &y_axis).rect_for_plot((0, AXES_TOP), (PLOT_PX, PLOT_PX));
         let pbox = draw_axes(root, rect, &x_axis, &y_axis)?;
         for (level, segments) in contours {
-            draw::draw_segments(root, &pbox, segments, LineStyle::solid(contour_colour(*level, &bar_axis), 1))?;
+            draw::draw_segments(
+                root,
+                &pbox,
+                segments,
+                LineStyle::solid(contour_colour(*level, &bar_axis), 1),
+            )?;
         }
         draw::draw_box_outline(root, &pbox)?;
         let (_, top, right, bottom) = pbox.bounds();
@@ -228,9 +275,15 @@ fn animate(
                 if let Some(&current) = points.last() {
                     draw::draw_marker(root, &pbox, current, marker)?;
                 }
-                entries.push(LegendEntry::new(Swatch::LineAndPoint(line, marker), run_label(*start, run, frame)));
+                entries.push(LegendEntry::new(
+                    Swatch::LineAndPoint(line, marker),
+                    run_label(*start, run, frame),
+                ));
             }
-            entries.push(LegendEntry::new(Swatch::Blank, format!("step {frame} of {STEPS}")));
+            entries.push(LegendEntry::new(
+                Swatch::Blank,
+                format!("step {frame} of {STEPS}"),
+            ));
             let (left, _, _, _) = pbox.bounds();
             draw::draw_legend_row(root, (left as i32, 44), &entries)?;
             Ok(())
@@ -240,4 +293,66 @@ fn animate(
     gif.finish()?;
     save_png(&png_path, &frame_buffer, width, height)?;
     Ok((gif_path, png_path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn study_run(learning_rate: f64, start: [f64; 2]) -> Run {
+        GradientDescent::new(learning_rate, STEPS)
+            .unwrap()
+            .run(&ProductChain::toy(), &start)
+            .unwrap()
+    }
+
+    #[test]
+    fn diverging_study_run_is_labelled_when_it_diverges() {
+        let run = study_run(0.025, [1.0, 9.0]);
+        assert_eq!(run.outcome, Outcome::Diverged);
+        assert!(
+            run.steps <= 12,
+            "the study's run blows up within about ten steps"
+        );
+        assert_eq!(run_label([1.0, 9.0], &run, 0), "start (1, 9)");
+        assert_eq!(run_label([1.0, 9.0], &run, run.steps - 1), "start (1, 9)");
+        let label = format!("start (1, 9): diverged at step {}", run.steps);
+        assert_eq!(run_label([1.0, 9.0], &run, run.steps), label);
+        assert_eq!(run_label([1.0, 9.0], &run, STEPS), label);
+        // The path grows one point a frame and freezes after the divergence.
+        assert_eq!(visible_path(&run, 2).len(), 3);
+        assert_eq!(
+            visible_path(&run, STEPS).len(),
+            visible_path(&run, run.steps).len()
+        );
+    }
+
+    #[test]
+    fn converging_study_run_ends_near_the_mission_point() {
+        let run = study_run(0.01, [1.0, 9.0]);
+        assert_eq!(run.outcome, Outcome::Converged);
+        let end = *visible_path(&run, STEPS).last().unwrap();
+        assert!(
+            (end.0 - 0.227).abs() < 1e-3 && (end.1 - 8.811).abs() < 1e-3,
+            "{end:?}"
+        );
+        assert!(run_label([1.0, 9.0], &run, STEPS).contains("converged at step"));
+    }
+
+    #[test]
+    fn paths_stop_before_the_first_non_finite_point() {
+        let mut run = study_run(0.025, [1.0, 9.0]);
+        run.trajectory[3] = vec![f64::NAN, 1.0];
+        run.trajectory[4] = vec![1.0, 1.0];
+        assert_eq!(visible_path(&run, STEPS).len(), 3);
+        run.trajectory[1] = vec![f64::INFINITY, 0.0];
+        assert_eq!(visible_path(&run, STEPS), vec![(1.0, 9.0)]);
+    }
+
+    #[test]
+    fn short_numbers_keep_two_digits() {
+        assert_eq!(format_number_short(4.809e-4), "4.8e\u{2212}4");
+        assert_eq!(format_number_short(0.0), "0");
+        assert_eq!(format_number_short(f64::NAN), "NaN");
+    }
 }

@@ -26,25 +26,40 @@ pub struct GifWriter {
     height: u16,
     delay: u16,
     previous: Option<Vec<u8>>,
-    frames: usize,
 }
 
 impl GifWriter {
     /// Creates `path` for frames of `width` × `height` pixels shown `frame_ms` each.
-    pub fn create(path: &Path, width: u32, height: u32, frame_ms: u32) -> Result<GifWriter, Box<dyn Error>> {
+    pub fn create(
+        path: &Path,
+        width: u32,
+        height: u32,
+        frame_ms: u32,
+    ) -> Result<GifWriter, Box<dyn Error>> {
         let width = u16::try_from(width).map_err(|_| format!("gif width {width} exceeds 65535"))?;
-        let height = u16::try_from(height).map_err(|_| format!("gif height {height} exceeds 65535"))?;
-        let file = BufWriter::new(File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?);
+        let height =
+            u16::try_from(height).map_err(|_| format!("gif height {height} exceeds 65535"))?;
+        let file = BufWriter::new(
+            File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+        );
         let mut encoder = Encoder::new(file, width, height, &[])?;
         encoder.set_repeat(Repeat::Infinite)?;
-        Ok(GifWriter { encoder, width, height, delay: delay_centiseconds(frame_ms), previous: None, frames: 0 })
+        Ok(GifWriter {
+            encoder,
+            width,
+            height,
+            delay: delay_centiseconds(frame_ms),
+            previous: None,
+        })
     }
 
     /// Appends a frame given as tightly packed RGB bytes, row by row.
     pub fn push(&mut self, rgb: &[u8]) -> Result<(), Box<dyn Error>> {
         let (w, h) = (self.width as usize, self.height as usize);
         if rgb.len() != w * h * 3 {
-            return Err(format!("gif frame has {} bytes, expected {}", rgb.len(), w * h * 3).into());
+            return Err(
+                format!("gif frame has {} bytes, expected {}", rgb.len(), w * h * 3).into(),
+            );
         }
         let (left, top, right, bottom) = match &self.previous {
             None => (0, 0, w - 1, h - 1),
@@ -62,13 +77,7 @@ impl GifWriter {
         frame.dispose = DisposalMethod::Keep;
         self.encoder.write_frame(&frame)?;
         self.previous = Some(rgb.to_vec());
-        self.frames += 1;
         Ok(())
-    }
-
-    /// Number of frames written so far.
-    pub fn frames(&self) -> usize {
-        self.frames
     }
 
     /// Finishes the file.
@@ -80,15 +89,28 @@ impl GifWriter {
 }
 
 /// Inclusive bounding rectangle (left, top, right, bottom) of the pixels that differ.
-fn changed_rectangle(a: &[u8], b: &[u8], w: usize, h: usize) -> Option<(usize, usize, usize, usize)> {
+fn changed_rectangle(
+    a: &[u8],
+    b: &[u8],
+    w: usize,
+    h: usize,
+) -> Option<(usize, usize, usize, usize)> {
     let mut rect: Option<(usize, usize, usize, usize)> = None;
     for row in 0..h {
-        let (ra, rb) = (&a[row * w * 3..(row + 1) * w * 3], &b[row * w * 3..(row + 1) * w * 3]);
+        let (ra, rb) = (
+            &a[row * w * 3..(row + 1) * w * 3],
+            &b[row * w * 3..(row + 1) * w * 3],
+        );
         if ra == rb {
             continue;
         }
-        let first = (0..w).find(|&x| ra[x * 3..x * 3 + 3] != rb[x * 3..x * 3 + 3]).unwrap_or(0);
-        let last = (0..w).rev().find(|&x| ra[x * 3..x * 3 + 3] != rb[x * 3..x * 3 + 3]).unwrap_or(w - 1);
+        let first = (0..w)
+            .find(|&x| ra[x * 3..x * 3 + 3] != rb[x * 3..x * 3 + 3])
+            .unwrap_or(0);
+        let last = (0..w)
+            .rev()
+            .find(|&x| ra[x * 3..x * 3 + 3] != rb[x * 3..x * 3 + 3])
+            .unwrap_or(w - 1);
         rect = Some(match rect {
             None => (first, row, last, row),
             Some((l, t, r, _)) => (l.min(first), t, r.max(last), row),
@@ -123,8 +145,7 @@ mod tests {
             canvas[p..p + 3].copy_from_slice(&[200, 0, 0]);
             writer.push(&canvas).unwrap();
         }
-        writer.push(&canvas).unwrap(); // unchanged frame still counts
-        assert_eq!(writer.frames(), 7);
+        writer.push(&canvas).unwrap(); // an unchanged frame still counts
         writer.finish().unwrap();
 
         let mut options = gif::DecodeOptions::new();

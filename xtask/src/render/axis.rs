@@ -45,7 +45,14 @@ impl Axis {
             }
             Scale::Log => log_ticks(min, max),
         };
-        Axis { label: label.to_owned(), min, max, scale, ticks, grid }
+        Axis {
+            label: label.to_owned(),
+            min,
+            max,
+            scale,
+            ticks,
+            grid,
+        }
     }
 
     /// Replaces the labelled ticks.
@@ -70,7 +77,7 @@ impl Axis {
     }
 
     /// The value at a position in axis units.
-    pub fn from_units(&self, units: f64) -> f64 {
+    pub fn value_at(&self, units: f64) -> f64 {
         match self.scale {
             Scale::Linear => units,
             Scale::Log => 10f64.powf(units),
@@ -79,7 +86,10 @@ impl Axis {
 
     /// The axis range in axis units.
     pub fn unit_range(&self) -> (f64, f64) {
-        (self.to_units(self.min).unwrap_or(0.0), self.to_units(self.max).unwrap_or(1.0))
+        (
+            self.to_units(self.min).unwrap_or(0.0),
+            self.to_units(self.max).unwrap_or(1.0),
+        )
     }
 
     /// Ticks inside the range, in axis units.
@@ -177,7 +187,11 @@ fn log_ticks(min: f64, max: f64) -> (Vec<f64>, Vec<f64>) {
     let first = min.log10().floor() as i32;
     let last = max.log10().ceil() as i32;
     let decades = (max / min).log10();
-    let multiples: &[f64] = if decades <= 3.2 { &[1.0, 2.0, 5.0] } else { &[1.0] };
+    let multiples: &[f64] = if decades <= 3.2 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
     let in_range = |v: &f64| *v >= min * (1.0 - 1e-9) && *v <= max * (1.0 + 1e-9);
     let mut ticks = vec![];
     let mut grid = vec![];
@@ -205,7 +219,11 @@ pub fn format_number(value: f64) -> String {
     let text = if !(-3..4).contains(&magnitude) {
         let mantissa = value / 10f64.powi(magnitude);
         let mantissa = trim_zeros(format!("{mantissa:.2}"));
-        if mantissa == "1" { format!("1e{magnitude}") } else { format!("{mantissa}e{magnitude}") }
+        if mantissa == "1" {
+            format!("1e{magnitude}")
+        } else {
+            format!("{mantissa}e{magnitude}")
+        }
     } else {
         let decimals = (3 - magnitude).max(0) as usize;
         trim_zeros(format!("{value:.decimals$}"))
@@ -261,7 +279,12 @@ impl PlotBox {
 
     /// Left, top, right, bottom pixel bounds (inclusive).
     pub fn bounds(&self) -> (f64, f64, f64, f64) {
-        (self.x_pixels.0, self.y_pixels.1, self.x_pixels.1, self.y_pixels.0)
+        (
+            self.x_pixels.0,
+            self.y_pixels.1,
+            self.x_pixels.1,
+            self.y_pixels.0,
+        )
     }
 }
 
@@ -271,8 +294,14 @@ mod tests {
 
     #[test]
     fn linear_ticks_are_round_and_inside() {
-        assert_eq!(linear_ticks(-10.5, 10.5, 7), vec![-10.0, -5.0, 0.0, 5.0, 10.0]);
-        assert_eq!(linear_ticks(0.0, 0.05, 5), vec![0.0, 0.01, 0.02, 0.03, 0.04, 0.05]);
+        assert_eq!(
+            linear_ticks(-10.5, 10.5, 7),
+            vec![-10.0, -5.0, 0.0, 5.0, 10.0]
+        );
+        assert_eq!(
+            linear_ticks(0.0, 0.05, 5),
+            vec![0.0, 0.01, 0.02, 0.03, 0.04, 0.05]
+        );
         assert!(linear_ticks(1.0, 1.0, 5).is_empty());
         assert!(linear_ticks(f64::NAN, 1.0, 5).is_empty());
     }

@@ -31,7 +31,11 @@ pub const LINES: [RGBColor; 6] = [
 
 /// Viridis at position `t` in [0, 1] (clamped); a non-finite `t` gives [`NON_FINITE`].
 pub fn sequential(t: f64) -> RGBColor {
-    if t.is_finite() { ViridisRGB::get_color(t.clamp(0.0, 1.0) as f32) } else { NON_FINITE }
+    if t.is_finite() {
+        ViridisRGB::get_color(t.clamp(0.0, 1.0) as f32)
+    } else {
+        NON_FINITE
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,11 @@ pub type Segment = [(f64, f64); 2];
 /// Panics if `values.len() != xs.len() * ys.len()` (a programming error, not data).
 pub fn contour_segments(grid: &GridValues<'_>, level: f64) -> Vec<Segment> {
     let (nx, ny) = (grid.xs.len(), grid.ys.len());
-    assert_eq!(grid.values.len(), nx * ny, "grid values must be xs.len() * ys.len()");
+    assert_eq!(
+        grid.values.len(),
+        nx * ny,
+        "grid values must be xs.len() * ys.len()"
+    );
     let mut segments = Vec::new();
     if !level.is_finite() || nx < 2 || ny < 2 {
         return segments;
@@ -38,7 +42,10 @@ pub fn contour_segments(grid: &GridValues<'_>, level: f64) -> Vec<Segment> {
                 continue;
             }
             let above = corners.map(|v| v >= level);
-            let case = above.iter().enumerate().fold(0u8, |acc, (k, &a)| acc | (u8::from(a) << k));
+            let case = above
+                .iter()
+                .enumerate()
+                .fold(0u8, |acc, (k, &a)| acc | (u8::from(a) << k));
             if case == 0 || case == 15 {
                 continue;
             }
@@ -86,7 +93,9 @@ pub fn log_levels(min: f64, max: f64, n: usize) -> Vec<f64> {
         return vec![min];
     }
     let (lo, hi) = (min.log10(), max.log10());
-    (0..n).map(|k| 10f64.powf(lo + (hi - lo) * k as f64 / (n - 1) as f64)).collect()
+    (0..n)
+        .map(|k| 10f64.powf(lo + (hi - lo) * k as f64 / (n - 1) as f64))
+        .collect()
 }
 
 #[cfg(test)]
@@ -94,7 +103,9 @@ mod tests {
     use super::*;
 
     fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-        (0..n).map(|k| a + (b - a) * k as f64 / (n - 1) as f64).collect()
+        (0..n)
+            .map(|k| a + (b - a) * k as f64 / (n - 1) as f64)
+            .collect()
     }
 
     #[test]
@@ -102,7 +113,14 @@ mod tests {
         let xs = linspace(-1.0, 1.0, 21);
         let ys = linspace(-1.0, 1.0, 11);
         let values: Vec<f64> = ys.iter().flat_map(|_| xs.iter().copied()).collect();
-        let segs = contour_segments(&GridValues { xs: &xs, ys: &ys, values: &values }, 0.33);
+        let segs = contour_segments(
+            &GridValues {
+                xs: &xs,
+                ys: &ys,
+                values: &values,
+            },
+            0.33,
+        );
         assert_eq!(segs.len(), 10);
         for seg in &segs {
             for p in seg {
@@ -115,10 +133,19 @@ mod tests {
     fn circle_points_lie_on_the_circle() {
         let xs = linspace(-2.0, 2.0, 81);
         let ys = linspace(-2.0, 2.0, 81);
-        let values: Vec<f64> =
-            ys.iter().flat_map(|&y| xs.iter().map(move |&x| x * x + y * y)).collect();
+        let values: Vec<f64> = ys
+            .iter()
+            .flat_map(|&y| xs.iter().map(move |&x| x * x + y * y))
+            .collect();
         // 1.1 avoids grid points lying exactly on the level (shared corner crossings).
-        let segs = contour_segments(&GridValues { xs: &xs, ys: &ys, values: &values }, 1.1);
+        let segs = contour_segments(
+            &GridValues {
+                xs: &xs,
+                ys: &ys,
+                values: &values,
+            },
+            1.1,
+        );
         assert!(segs.len() > 50);
         for p in segs.iter().flatten() {
             let r = (p.0 * p.0 + p.1 * p.1).sqrt();
@@ -139,13 +166,30 @@ mod tests {
         let xs = [0.0, 1.0];
         let ys = [0.0, 1.0];
         let values = [1.0, 0.0, 0.0, 1.0];
-        let segs = contour_segments(&GridValues { xs: &xs, ys: &ys, values: &values }, 0.4);
+        let segs = contour_segments(
+            &GridValues {
+                xs: &xs,
+                ys: &ys,
+                values: &values,
+            },
+            0.4,
+        );
         assert_eq!(segs.len(), 2);
         // The segments cut off the low corners (1, 0) and (0, 1).
-        let near = |s: &Segment, c: (f64, f64)| s.iter().all(|p| (p.0 - c.0).abs() + (p.1 - c.1).abs() < 1.0);
+        let near = |s: &Segment, c: (f64, f64)| {
+            s.iter()
+                .all(|p| (p.0 - c.0).abs() + (p.1 - c.1).abs() < 1.0)
+        };
         assert!(segs.iter().any(|s| near(s, (1.0, 0.0))));
         assert!(segs.iter().any(|s| near(s, (0.0, 1.0))));
-        let low = contour_segments(&GridValues { xs: &xs, ys: &ys, values: &values }, 0.6);
+        let low = contour_segments(
+            &GridValues {
+                xs: &xs,
+                ys: &ys,
+                values: &values,
+            },
+            0.6,
+        );
         assert!(low.iter().any(|s| near(s, (0.0, 0.0))));
         assert!(low.iter().any(|s| near(s, (1.0, 1.0))));
     }
@@ -155,9 +199,26 @@ mod tests {
         let xs = linspace(0.0, 3.0, 4);
         let ys = linspace(0.0, 1.0, 2);
         let values = [0.0, 1.0, f64::NAN, 3.0, 0.0, 1.0, 2.0, f64::INFINITY];
-        let segs = contour_segments(&GridValues { xs: &xs, ys: &ys, values: &values }, 0.5);
+        let segs = contour_segments(
+            &GridValues {
+                xs: &xs,
+                ys: &ys,
+                values: &values,
+            },
+            0.5,
+        );
         assert_eq!(segs.len(), 1);
-        assert!(contour_segments(&GridValues { xs: &xs, ys: &ys, values: &values }, f64::NAN).is_empty());
+        assert!(
+            contour_segments(
+                &GridValues {
+                    xs: &xs,
+                    ys: &ys,
+                    values: &values
+                },
+                f64::NAN
+            )
+            .is_empty()
+        );
     }
 
     #[test]

@@ -37,12 +37,20 @@ pub struct LineStyle {
 impl LineStyle {
     /// A solid line.
     pub fn solid(colour: RGBColor, width: u32) -> LineStyle {
-        LineStyle { colour, width, dash: None }
+        LineStyle {
+            colour,
+            width,
+            dash: None,
+        }
     }
 
     /// A dashed line.
     pub fn dashed(colour: RGBColor, width: u32) -> LineStyle {
-        LineStyle { colour, width, dash: Some((4.0 * width as f64 + 6.0, 3.0 * width as f64 + 3.0)) }
+        LineStyle {
+            colour,
+            width,
+            dash: Some((4.0 * width as f64 + 6.0, 3.0 * width as f64 + 3.0)),
+        }
     }
 }
 
@@ -53,10 +61,6 @@ pub enum Shape {
     Circle,
     /// An axis-aligned square.
     Square,
-    /// An upward triangle.
-    Triangle,
-    /// A diagonal cross.
-    Cross,
 }
 
 /// A point marker: shape, size (half-width in pixels), fill and outline.
@@ -99,7 +103,10 @@ pub struct LegendEntry {
 impl LegendEntry {
     /// A legend row.
     pub fn new(swatch: Swatch, label: impl Into<String>) -> LegendEntry {
-        LegendEntry { swatch, label: label.into() }
+        LegendEntry {
+            swatch,
+            label: label.into(),
+        }
     }
 }
 
@@ -136,21 +143,47 @@ impl AxesLayout {
 
     /// The rectangle to pass to [`draw_axes`] for a plot box of `width` × `height`
     /// pixels whose label areas start at `(left, top)`.
-    pub fn rect_for_plot(&self, (left, top): (i32, i32), (width, height): (i32, i32)) -> (i32, i32, i32, i32) {
-        (left, top, left + self.left + width + self.right, top + self.top + height + self.bottom)
+    pub fn rect_for_plot(
+        &self,
+        (left, top): (i32, i32),
+        (width, height): (i32, i32),
+    ) -> (i32, i32, i32, i32) {
+        (
+            left,
+            top,
+            left + self.left + width + self.right,
+            top + self.top + height + self.bottom,
+        )
     }
 }
 
 /// Draws axes, ticks, tick labels, axis titles and grid lines into the pixel rectangle
 /// `(left, top, right, bottom)` of `root` and returns the plot box inside it.
-pub fn draw_axes(root: &Area<'_>, rect: (i32, i32, i32, i32), x: &Axis, y: &Axis) -> DrawResult<PlotBox> {
+pub fn draw_axes(
+    root: &Area<'_>,
+    rect: (i32, i32, i32, i32),
+    x: &Axis,
+    y: &Axis,
+) -> DrawResult<PlotBox> {
     let (left, top, right, bottom) = rect;
     let layout = AxesLayout::for_axes(root, y);
-    let area = root.clone().shrink((left, top), ((right - left) as u32, (bottom - top) as u32));
+    let area = root
+        .clone()
+        .shrink((left, top), ((right - left) as u32, (bottom - top) as u32));
     let (x_lo, x_hi) = x.unit_range();
     let (y_lo, y_hi) = y.unit_range();
-    let x_coord = TickedRange { lo: x_lo, hi: x_hi, ticks: x.tick_units(), grid: x.grid_units() };
-    let y_coord = TickedRange { lo: y_lo, hi: y_hi, ticks: y.tick_units(), grid: y.grid_units() };
+    let x_coord = TickedRange {
+        lo: x_lo,
+        hi: x_hi,
+        ticks: x.tick_units(),
+        grid: x.grid_units(),
+    };
+    let y_coord = TickedRange {
+        lo: y_lo,
+        hi: y_hi,
+        ticks: y.tick_units(),
+        grid: y.grid_units(),
+    };
     let mut chart = ChartBuilder::on(&area)
         .x_label_area_size(layout.bottom)
         .y_label_area_size(layout.left)
@@ -181,23 +214,51 @@ pub fn draw_axes(root: &Area<'_>, rect: (i32, i32, i32, i32), x: &Axis, y: &Axis
     let tick_gap = 6 + 5;
     for u in x.tick_units() {
         let (px, _) = pbox.units_to_pixel(u, 0.0);
-        let label = format_number(x.from_units(u));
-        draw_text(root, &label, (px.round() as i32, b as i32 + tick_gap), font::TICK_PX, HPos::Center, VPos::Top)?;
+        let label = format_number(x.value_at(u));
+        draw_text(
+            root,
+            &label,
+            (px.round() as i32, b as i32 + tick_gap),
+            font::TICK_PX,
+            HPos::Center,
+            VPos::Top,
+        )?;
     }
     for u in y.tick_units() {
         let (_, py) = pbox.units_to_pixel(0.0, u);
-        let label = format_number(y.from_units(u));
-        draw_text(root, &label, (l as i32 - tick_gap, py.round() as i32), font::TICK_PX, HPos::Right, VPos::Center)?;
+        let label = format_number(y.value_at(u));
+        draw_text(
+            root,
+            &label,
+            (l as i32 - tick_gap, py.round() as i32),
+            font::TICK_PX,
+            HPos::Right,
+            VPos::Center,
+        )?;
     }
     let x_title_y = b as i32 + tick_gap + (font::TICK_PX * 1.25) as i32 + 4;
-    draw_text(root, &x.label, (((l + r) / 2.0) as i32, x_title_y), font::LABEL_PX, HPos::Center, VPos::Top)?;
+    draw_text(
+        root,
+        &x.label,
+        (((l + r) / 2.0) as i32, x_title_y),
+        font::LABEL_PX,
+        HPos::Center,
+        VPos::Top,
+    )?;
     let y_title_x = left + 4;
     let y_centre = (ys.start + ys.end) / 2;
     let anchor = (HPos::Center, VPos::Top);
-    text::draw(root, &y.label, (y_title_x, y_centre), font::LABEL_PX, colour::BLACK, anchor, Direction::Upwards)?;
+    text::draw(
+        root,
+        &y.label,
+        (y_title_x, y_centre),
+        font::LABEL_PX,
+        colour::BLACK,
+        anchor,
+        Direction::Upwards,
+    )?;
     Ok(pbox)
 }
-
 
 /// A linear coordinate in axis units whose tick marks and grid lines are given.
 struct TickedRange {
@@ -218,7 +279,11 @@ impl Ranged for TickedRange {
     }
 
     fn key_points<Hint: plotters::coord::ranged1d::KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        if hint.weight().allow_light_points() { self.grid.clone() } else { self.ticks.clone() }
+        if hint.weight().allow_light_points() {
+            self.grid.clone()
+        } else {
+            self.ticks.clone()
+        }
     }
 
     fn range(&self) -> std::ops::Range<f64> {
@@ -241,14 +306,36 @@ pub fn text_width(_root: &Area<'_>, label: &str, size_px: f64) -> i32 {
 }
 
 /// Draws black horizontal `label` anchored at `(x, y)`.
-pub fn draw_text(root: &Area<'_>, label: &str, (x, y): (i32, i32), size_px: f64, h: HPos, v: VPos) -> DrawResult {
-    text::draw(root, label, (x, y), size_px, colour::BLACK, (h, v), Direction::Horizontal)
+pub fn draw_text(
+    root: &Area<'_>,
+    label: &str,
+    (x, y): (i32, i32),
+    size_px: f64,
+    h: HPos,
+    v: VPos,
+) -> DrawResult {
+    text::draw(
+        root,
+        label,
+        (x, y),
+        size_px,
+        colour::BLACK,
+        (h, v),
+        Direction::Horizontal,
+    )
 }
 
 /// Draws a title centred horizontally at row `y`.
 pub fn draw_title(root: &Area<'_>, title: &str, y: i32) -> DrawResult {
     let (width, _) = root.dim_in_pixel();
-    draw_text(root, title, (width as i32 / 2, y), font::TITLE_PX, HPos::Center, VPos::Top)
+    draw_text(
+        root,
+        title,
+        (width as i32 / 2, y),
+        font::TITLE_PX,
+        HPos::Center,
+        VPos::Top,
+    )
 }
 
 /// Clips the segment p–q to the rectangle (Liang–Barsky); `None` when nothing is inside.
@@ -263,9 +350,12 @@ pub fn clip_segment(
     let (dx, dy) = (q.0 - p.0, q.1 - p.1);
     let mut t0: f64 = 0.0;
     let mut t1: f64 = 1.0;
-    for (denominator, numerator) in
-        [(-dx, p.0 - left), (dx, right - p.0), (-dy, p.1 - top), (dy, bottom - p.1)]
-    {
+    for (denominator, numerator) in [
+        (-dx, p.0 - left),
+        (dx, right - p.0),
+        (-dy, p.1 - top),
+        (dy, bottom - p.1),
+    ] {
         if denominator == 0.0 {
             if numerator < 0.0 {
                 return None;
@@ -282,12 +372,18 @@ pub fn clip_segment(
     if t0 > t1 {
         return None;
     }
-    Some(((p.0 + t0 * dx, p.1 + t0 * dy), (p.0 + t1 * dx, p.1 + t1 * dy)))
+    Some((
+        (p.0 + t0 * dx, p.1 + t0 * dy),
+        (p.0 + t1 * dx, p.1 + t1 * dy),
+    ))
 }
 
 /// Splits a polyline given in pixels into the pieces inside `bounds`; a non-finite
 /// point breaks the line.
-pub fn clip_polyline(points: &[Option<(f64, f64)>], bounds: (f64, f64, f64, f64)) -> Vec<Vec<(f64, f64)>> {
+pub fn clip_polyline(
+    points: &[Option<(f64, f64)>],
+    bounds: (f64, f64, f64, f64),
+) -> Vec<Vec<(f64, f64)>> {
     let mut pieces: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut current: Vec<(f64, f64)> = Vec::new();
     for pair in points.windows(2) {
@@ -297,7 +393,9 @@ pub fn clip_polyline(points: &[Option<(f64, f64)>], bounds: (f64, f64, f64, f64)
         };
         match clipped {
             Some((a, b)) => {
-                let continues = current.last().is_some_and(|last| (last.0 - a.0).abs() < 1e-9 && (last.1 - a.1).abs() < 1e-9);
+                let continues = current
+                    .last()
+                    .is_some_and(|last| (last.0 - a.0).abs() < 1e-9 && (last.1 - a.1).abs() < 1e-9);
                 if !continues && !current.is_empty() {
                     pieces.push(std::mem::take(&mut current));
                 }
@@ -356,21 +454,40 @@ fn dash_polyline(points: &[(f64, f64)], on: f64, off: f64) -> Vec<Vec<(f64, f64)
 
 /// Draws a line through data points, breaking at points without a position (non-finite
 /// values, values ≤ 0 on a log axis) and clipping at the plot box.
-pub fn draw_line(root: &Area<'_>, pbox: &PlotBox, points: &[(f64, f64)], style: LineStyle) -> DrawResult {
-    let pixels: Vec<Option<(f64, f64)>> = points.iter().map(|&(x, y)| pbox.to_pixel(x, y)).collect();
+pub fn draw_line(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    points: &[(f64, f64)],
+    style: LineStyle,
+) -> DrawResult {
+    let pixels: Vec<Option<(f64, f64)>> =
+        points.iter().map(|&(x, y)| pbox.to_pixel(x, y)).collect();
     draw_pixel_polyline(root, pbox, &pixels, style)
 }
 
 /// Draws unconnected data-space segments (for example contour pieces).
-pub fn draw_segments(root: &Area<'_>, pbox: &PlotBox, segments: &[[(f64, f64); 2]], style: LineStyle) -> DrawResult {
+pub fn draw_segments(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    segments: &[[(f64, f64); 2]],
+    style: LineStyle,
+) -> DrawResult {
     for seg in segments {
-        let pixels = [pbox.to_pixel(seg[0].0, seg[0].1), pbox.to_pixel(seg[1].0, seg[1].1)];
+        let pixels = [
+            pbox.to_pixel(seg[0].0, seg[0].1),
+            pbox.to_pixel(seg[1].0, seg[1].1),
+        ];
         draw_pixel_polyline(root, pbox, &pixels, style)?;
     }
     Ok(())
 }
 
-fn draw_pixel_polyline(root: &Area<'_>, pbox: &PlotBox, pixels: &[Option<(f64, f64)>], style: LineStyle) -> DrawResult {
+fn draw_pixel_polyline(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    pixels: &[Option<(f64, f64)>],
+    style: LineStyle,
+) -> DrawResult {
     let stroke = style.colour.stroke_width(style.width);
     for piece in clip_polyline(pixels, pbox.bounds()) {
         let parts = match style.dash {
@@ -378,7 +495,10 @@ fn draw_pixel_polyline(root: &Area<'_>, pbox: &PlotBox, pixels: &[Option<(f64, f
             None => vec![piece],
         };
         for part in parts {
-            let ints: Vec<(i32, i32)> = part.iter().map(|p| (p.0.round() as i32, p.1.round() as i32)).collect();
+            let ints: Vec<(i32, i32)> = part
+                .iter()
+                .map(|p| (p.0.round() as i32, p.1.round() as i32))
+                .collect();
             root.draw(&PathElement::new(ints, stroke))?;
         }
     }
@@ -399,25 +519,20 @@ pub fn draw_marker_at_pixel(root: &Area<'_>, (x, y): (i32, i32), marker: Marker)
             root.draw(&Rectangle::new([(x - s, y - s), (x + s, y + s)], fill))?;
             root.draw(&Rectangle::new([(x - s, y - s), (x + s, y + s)], outline))?;
         }
-        Shape::Triangle => {
-            let points = vec![(x, y - s - 1), (x + s + 1, y + s), (x - s - 1, y + s)];
-            root.draw(&Polygon::new(points.clone(), fill))?;
-            let mut closed = points;
-            closed.push(closed[0]);
-            root.draw(&PathElement::new(closed, outline))?;
-        }
-        Shape::Cross => {
-            let thick = marker.fill.stroke_width(3);
-            root.draw(&PathElement::new(vec![(x - s, y - s), (x + s, y + s)], thick))?;
-            root.draw(&PathElement::new(vec![(x - s, y + s), (x + s, y - s)], thick))?;
-        }
     }
     Ok(())
 }
 
 /// Draws a marker at a data point if it lies inside the plot box; returns whether it did.
-pub fn draw_marker(root: &Area<'_>, pbox: &PlotBox, (x, y): (f64, f64), marker: Marker) -> DrawResult<bool> {
-    let Some((px, py)) = pbox.to_pixel(x, y) else { return Ok(false) };
+pub fn draw_marker(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    (x, y): (f64, f64),
+    marker: Marker,
+) -> DrawResult<bool> {
+    let Some((px, py)) = pbox.to_pixel(x, y) else {
+        return Ok(false);
+    };
     let (l, t, r, b) = pbox.bounds();
     if !(px >= l && px <= r && py >= t && py <= b) {
         return Ok(false);
@@ -435,16 +550,31 @@ fn legend_row_height() -> i32 {
 
 /// Width and height in pixels of the legend box for `entries`.
 pub fn legend_size(root: &Area<'_>, entries: &[LegendEntry]) -> (i32, i32) {
-    let width = 2 * LEGEND_PAD + entries.iter().map(|e| row_entry_width(root, e)).max().unwrap_or(0);
+    let width = 2 * LEGEND_PAD
+        + entries
+            .iter()
+            .map(|e| row_entry_width(root, e))
+            .max()
+            .unwrap_or(0);
     let height = 2 * LEGEND_PAD + legend_row_height() * entries.len() as i32 - 4;
     (width, height)
 }
 
 /// Draws a legend box with its top-left corner at `(x, y)`; returns its size.
-pub fn draw_legend(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEntry]) -> DrawResult<(i32, i32)> {
+pub fn draw_legend(
+    root: &Area<'_>,
+    (x, y): (i32, i32),
+    entries: &[LegendEntry],
+) -> DrawResult<(i32, i32)> {
     let (w, h) = legend_size(root, entries);
-    root.draw(&Rectangle::new([(x, y), (x + w, y + h)], colour::WHITE.mix(0.9).filled()))?;
-    root.draw(&Rectangle::new([(x, y), (x + w, y + h)], RGBColor(120, 120, 120).stroke_width(1)))?;
+    root.draw(&Rectangle::new(
+        [(x, y), (x + w, y + h)],
+        colour::WHITE.mix(0.9).filled(),
+    ))?;
+    root.draw(&Rectangle::new(
+        [(x, y), (x + w, y + h)],
+        RGBColor(120, 120, 120).stroke_width(1),
+    ))?;
     draw_legend_entries(root, (x, y), entries)?;
     Ok((w, h))
 }
@@ -455,7 +585,11 @@ fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEnt
     for (k, entry) in entries.iter().enumerate() {
         let cy = y + LEGEND_PAD + row * k as i32 + row / 2 - 2;
         let (sx0, sx1) = (x + LEGEND_PAD, x + LEGEND_PAD + SWATCH_WIDTH);
-        let text_x = if matches!(entry.swatch, Swatch::Blank) { sx0 } else { sx1 + 10 };
+        let text_x = if matches!(entry.swatch, Swatch::Blank) {
+            sx0
+        } else {
+            sx1 + 10
+        };
         let line = |style: LineStyle| -> DrawResult {
             let points = [Some((sx0 as f64, cy as f64)), Some((sx1 as f64, cy as f64))];
             let bounds = (sx0 as f64, (cy - 20) as f64, sx1 as f64, (cy + 20) as f64);
@@ -466,7 +600,8 @@ fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEnt
                     None => vec![piece],
                 };
                 for part in parts {
-                    let ints: Vec<(i32, i32)> = part.iter().map(|p| (p.0 as i32, p.1 as i32)).collect();
+                    let ints: Vec<(i32, i32)> =
+                        part.iter().map(|p| (p.0 as i32, p.1 as i32)).collect();
                     root.draw(&PathElement::new(ints, stroke))?;
                 }
             }
@@ -478,7 +613,10 @@ fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEnt
             && light(style.colour)
         {
             let half = (font::LEGEND_PX * 0.5) as i32;
-            root.draw(&Rectangle::new([(sx0 - 3, cy - half), (sx1 + 3, cy + half)], RGBColor(90, 90, 90).filled()))?;
+            root.draw(&Rectangle::new(
+                [(sx0 - 3, cy - half), (sx1 + 3, cy + half)],
+                RGBColor(90, 90, 90).filled(),
+            ))?;
         }
         match entry.swatch {
             Swatch::Blank => {}
@@ -490,31 +628,55 @@ fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEnt
             }
             Swatch::Patch(fill) => {
                 let half = (font::LEGEND_PX * 0.5) as i32;
-                let rect = [((sx0 + sx1) / 2 - half - 4, cy - half), ((sx0 + sx1) / 2 + half + 4, cy + half)];
+                let rect = [
+                    ((sx0 + sx1) / 2 - half - 4, cy - half),
+                    ((sx0 + sx1) / 2 + half + 4, cy + half),
+                ];
                 root.draw(&Rectangle::new(rect, fill.filled()))?;
                 root.draw(&Rectangle::new(rect, colour::BLACK.stroke_width(1)))?;
             }
         }
-        draw_text(root, &entry.label, (text_x, cy), font::LEGEND_PX, HPos::Left, VPos::Center)?;
+        draw_text(
+            root,
+            &entry.label,
+            (text_x, cy),
+            font::LEGEND_PX,
+            HPos::Left,
+            VPos::Center,
+        )?;
     }
     Ok(())
 }
 
 /// Width of one entry of a legend row.
 fn row_entry_width(root: &Area<'_>, entry: &LegendEntry) -> i32 {
-    let swatch = if matches!(entry.swatch, Swatch::Blank) { 0 } else { SWATCH_WIDTH + 10 };
+    let swatch = if matches!(entry.swatch, Swatch::Blank) {
+        0
+    } else {
+        SWATCH_WIDTH + 10
+    };
     swatch + text_width(root, &entry.label, font::LEGEND_PX)
 }
 
 /// Draws a one-line legend (entries side by side) with its top-left corner at `(x0, y)`;
 /// returns its size.
-pub fn draw_legend_row(root: &Area<'_>, (x0, y): (i32, i32), entries: &[LegendEntry]) -> DrawResult<(i32, i32)> {
+pub fn draw_legend_row(
+    root: &Area<'_>,
+    (x0, y): (i32, i32),
+    entries: &[LegendEntry],
+) -> DrawResult<(i32, i32)> {
     const GAP: i32 = 28;
     let widths: Vec<i32> = entries.iter().map(|e| row_entry_width(root, e)).collect();
     let w = 2 * LEGEND_PAD + widths.iter().sum::<i32>() + GAP * (entries.len() as i32 - 1).max(0);
     let h = 2 * LEGEND_PAD + legend_row_height() - 4;
-    root.draw(&Rectangle::new([(x0, y), (x0 + w, y + h)], colour::WHITE.filled()))?;
-    root.draw(&Rectangle::new([(x0, y), (x0 + w, y + h)], RGBColor(120, 120, 120).stroke_width(1)))?;
+    root.draw(&Rectangle::new(
+        [(x0, y), (x0 + w, y + h)],
+        colour::WHITE.filled(),
+    ))?;
+    root.draw(&Rectangle::new(
+        [(x0, y), (x0 + w, y + h)],
+        RGBColor(120, 120, 120).stroke_width(1),
+    ))?;
     let mut x = x0 + LEGEND_PAD;
     for (entry, width) in entries.iter().zip(&widths) {
         // Reuse the vertical legend's drawing for one entry, without its box.
@@ -536,21 +698,45 @@ pub fn draw_colour_bar(
     let (u0, u1) = axis.unit_range();
     for py in top..=bottom {
         let t = (bottom - py) as f64 / (bottom - top).max(1) as f64;
-        let value = axis.from_units(u0 + t * (u1 - u0));
-        root.draw(&PathElement::new(vec![(left, py), (right, py)], colour_at(value).stroke_width(1)))?;
+        let value = axis.value_at(u0 + t * (u1 - u0));
+        root.draw(&PathElement::new(
+            vec![(left, py), (right, py)],
+            colour_at(value).stroke_width(1),
+        ))?;
     }
-    root.draw(&Rectangle::new([(left, top), (right, bottom)], colour::BLACK.stroke_width(1)))?;
+    root.draw(&Rectangle::new(
+        [(left, top), (right, bottom)],
+        colour::BLACK.stroke_width(1),
+    ))?;
     let mut widest = 0;
     for u in axis.tick_units() {
         let py = bottom - ((u - u0) / (u1 - u0) * (bottom - top) as f64).round() as i32;
-        root.draw(&PathElement::new(vec![(right, py), (right + 6, py)], colour::BLACK.stroke_width(1)))?;
-        let label = format_number(axis.from_units(u));
+        root.draw(&PathElement::new(
+            vec![(right, py), (right + 6, py)],
+            colour::BLACK.stroke_width(1),
+        ))?;
+        let label = format_number(axis.value_at(u));
         widest = widest.max(text_width(root, &label, font::TICK_PX));
-        draw_text(root, &label, (right + 10, py), font::TICK_PX, HPos::Left, VPos::Center)?;
+        draw_text(
+            root,
+            &label,
+            (right + 10, py),
+            font::TICK_PX,
+            HPos::Left,
+            VPos::Center,
+        )?;
     }
     let title_x = right + 10 + widest + 10;
     let anchor = (HPos::Center, VPos::Top);
-    text::draw(root, &axis.label, (title_x, (top + bottom) / 2), font::LABEL_PX, colour::BLACK, anchor, Direction::Upwards)?;
+    text::draw(
+        root,
+        &axis.label,
+        (title_x, (top + bottom) / 2),
+        font::LABEL_PX,
+        colour::BLACK,
+        anchor,
+        Direction::Upwards,
+    )?;
     Ok(title_x + font::LABEL_PX as i32 + 4)
 }
 
@@ -570,8 +756,16 @@ fn nearest_centre(centres: &[f64], u: f64) -> Option<usize> {
     if n == 0 || !u.is_finite() {
         return None;
     }
-    let half_first = if n > 1 { 0.5 * (centres[1] - centres[0]) } else { 0.5 };
-    let half_last = if n > 1 { 0.5 * (centres[n - 1] - centres[n - 2]) } else { 0.5 };
+    let half_first = if n > 1 {
+        0.5 * (centres[1] - centres[0])
+    } else {
+        0.5
+    };
+    let half_last = if n > 1 {
+        0.5 * (centres[n - 1] - centres[n - 2])
+    } else {
+        0.5
+    };
     if u < centres[0] - half_first || u > centres[n - 1] + half_last {
         return None;
     }
@@ -599,8 +793,9 @@ pub fn draw_cells(
 ) -> DrawResult {
     let (l, t, r, b) = pbox.bounds();
     let (l, t, r, b) = (l as i32, t as i32, r as i32, b as i32);
-    let columns: Vec<Option<usize>> =
-        (l..=r).map(|px| nearest_centre(&centres.x, pbox.pixel_to_units(px as f64, 0.0).0)).collect();
+    let columns: Vec<Option<usize>> = (l..=r)
+        .map(|px| nearest_centre(&centres.x, pbox.pixel_to_units(px as f64, 0.0).0))
+        .collect();
     for py in t..=b {
         let Some(j) = nearest_centre(&centres.y, pbox.pixel_to_units(0.0, py as f64).1) else {
             continue;
@@ -636,7 +831,13 @@ mod tests {
 
     #[test]
     fn polylines_break_at_missing_points() {
-        let points = [Some((1.0, 1.0)), Some((2.0, 2.0)), None, Some((3.0, 3.0)), Some((4.0, 4.0))];
+        let points = [
+            Some((1.0, 1.0)),
+            Some((2.0, 2.0)),
+            None,
+            Some((3.0, 3.0)),
+            Some((4.0, 4.0)),
+        ];
         let pieces = clip_polyline(&points, BOX);
         assert_eq!(pieces.len(), 2);
         assert_eq!(pieces[0], vec![(1.0, 1.0), (2.0, 2.0)]);

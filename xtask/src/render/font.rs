@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use plotters::style::{FontDesc, FontFamily, FontStyle, IntoFont, RGBColor, TextStyle};
+use plotters::style::{FontStyle, IntoFont, RGBColor, TextStyle};
 
 /// DejaVu Sans, regular weight.
 pub(crate) static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -35,11 +35,6 @@ pub fn register() -> Result<(), String> {
         .clone()
 }
 
-/// The bundled font at `size_px` pixels.
-pub fn font(size_px: f64) -> FontDesc<'static> {
-    FontDesc::new(FontFamily::Name(FAMILY), size_px, FontStyle::Normal)
-}
-
 /// Black text in the bundled font at `size_px` pixels.
 pub fn text(size_px: f64) -> TextStyle<'static> {
     (FAMILY, size_px).into_font().color(&RGBColor(0, 0, 0))
@@ -50,10 +45,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bundled_font_registers_and_measures_text() {
+    fn bundled_font_registers_with_plotters() {
         register().unwrap();
-        let (w, h) = plotters::style::FontDesc::box_size(&font(20.0), "λmax = 2/η")
-            .expect("layout of text in the bundled font");
+        register().unwrap();
+        let style = text(20.0);
+        let (w, h) = plotters::style::FontDesc::box_size(&style.font, "λmax = 2/η")
+            .expect("plotters lays out text in the bundled font");
         assert!(w > 60 && w < 200, "width {w}");
         assert!(h > 10 && h < 40, "height {h}");
     }

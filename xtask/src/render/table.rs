@@ -8,8 +8,12 @@ use std::path::Path;
 use serde::Serialize;
 
 /// Writes `rows` to `path` as CSV with a header row.
-pub fn write_csv<T: Serialize>(path: &Path, rows: impl IntoIterator<Item = T>) -> Result<(), Box<dyn Error>> {
-    let mut writer = csv::Writer::from_path(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+pub fn write_csv<T: Serialize>(
+    path: &Path,
+    rows: impl IntoIterator<Item = T>,
+) -> Result<(), Box<dyn Error>> {
+    let mut writer = csv::Writer::from_path(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     for row in rows {
         writer.serialize(row)?;
     }
@@ -33,15 +37,27 @@ mod tests {
         let path = dir.path().join("t.csv");
         let rows = [
             Row { step: 0, loss: 1.5 },
-            Row { step: 1, loss: f64::NAN },
-            Row { step: 2, loss: f64::INFINITY },
-            Row { step: 3, loss: f64::NEG_INFINITY },
+            Row {
+                step: 1,
+                loss: f64::NAN,
+            },
+            Row {
+                step: 2,
+                loss: f64::INFINITY,
+            },
+            Row {
+                step: 3,
+                loss: f64::NEG_INFINITY,
+            },
         ];
         write_csv(&path, rows).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "step,loss\n0,1.5\n1,NaN\n2,inf\n3,-inf\n");
         let mut reader = csv::Reader::from_path(&path).unwrap();
-        let back: Vec<f64> = reader.records().map(|r| r.unwrap()[1].parse().unwrap()).collect();
+        let back: Vec<f64> = reader
+            .records()
+            .map(|r| r.unwrap()[1].parse().unwrap())
+            .collect();
         assert!(back[1].is_nan() && back[2] == f64::INFINITY && back[3] == f64::NEG_INFINITY);
     }
 }

@@ -51,7 +51,11 @@ fn layout(font: &FontRef<'static>, text: &str, size_px: f64) -> Line {
         caret += scaled.h_advance(id);
         previous = Some(id);
     }
-    Line { glyphs, width: caret, height: scaled.ascent() - scaled.descent() }
+    Line {
+        glyphs,
+        width: caret,
+        height: scaled.ascent() - scaled.descent(),
+    }
 }
 
 /// Width and height in pixels of `text` at `size_px`.
@@ -90,7 +94,9 @@ pub fn draw(
     };
     let mut pixels: Vec<((i32, i32), f32)> = Vec::new();
     for glyph in line.glyphs {
-        let Some(outline) = font.outline_glyph(glyph) else { continue };
+        let Some(outline) = font.outline_glyph(glyph) else {
+            continue;
+        };
         let bounds = outline.px_bounds();
         outline.draw(|gx, gy, coverage| {
             let lx = bounds.min.x + gx as f32 - dx;
@@ -130,8 +136,26 @@ mod tests {
         let (tw, th) = measure("Hello", 20.0);
         {
             let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
-            draw(&root, "Hello", (10, 10), 20.0, RGBColor(0, 0, 0), (HPos::Left, VPos::Top), Direction::Horizontal).unwrap();
-            draw(&root, "Hello", (150, 190), 20.0, RGBColor(0, 0, 0), (HPos::Left, VPos::Top), Direction::Upwards).unwrap();
+            draw(
+                &root,
+                "Hello",
+                (10, 10),
+                20.0,
+                RGBColor(0, 0, 0),
+                (HPos::Left, VPos::Top),
+                Direction::Horizontal,
+            )
+            .unwrap();
+            draw(
+                &root,
+                "Hello",
+                (150, 190),
+                20.0,
+                RGBColor(0, 0, 0),
+                (HPos::Left, VPos::Top),
+                Direction::Upwards,
+            )
+            .unwrap();
             root.present().unwrap();
         }
         let dark = |x: u32, y: u32| buffer[((y * w + x) * 3) as usize] < 128;
@@ -140,16 +164,40 @@ mod tests {
         for y in 0..h {
             for x in 0..w {
                 if dark(x, y) {
-                    let target = if x < 100 { &mut horizontal } else { &mut upwards };
-                    *target = (target.0.min(x), target.1.min(y), target.2.max(x), target.3.max(y));
+                    let target = if x < 100 {
+                        &mut horizontal
+                    } else {
+                        &mut upwards
+                    };
+                    *target = (
+                        target.0.min(x),
+                        target.1.min(y),
+                        target.2.max(x),
+                        target.3.max(y),
+                    );
                 }
             }
         }
         // Horizontal: within [10, 10 + tw] × [10, 10 + th].
-        assert!(horizontal.0 >= 10 && horizontal.2 <= 10 + tw as u32 && horizontal.1 >= 10 && horizontal.3 <= 10 + th as u32, "{horizontal:?}");
+        assert!(
+            horizontal.0 >= 10
+                && horizontal.2 <= 10 + tw as u32
+                && horizontal.1 >= 10
+                && horizontal.3 <= 10 + th as u32,
+            "{horizontal:?}"
+        );
         // Upwards: the text runs up from y = 190 and extends right of x = 150.
-        assert!(upwards.0 >= 150 && upwards.2 <= 150 + th as u32, "{upwards:?}");
-        assert!(upwards.3 <= 190 && upwards.1 >= 190 - tw as u32, "{upwards:?}");
-        assert!(upwards.3 - upwards.1 > upwards.2 - upwards.0, "upward text is taller than wide");
+        assert!(
+            upwards.0 >= 150 && upwards.2 <= 150 + th as u32,
+            "{upwards:?}"
+        );
+        assert!(
+            upwards.3 <= 190 && upwards.1 >= 190 - tw as u32,
+            "{upwards:?}"
+        );
+        assert!(
+            upwards.3 - upwards.1 > upwards.2 - upwards.0,
+            "upward text is taller than wide"
+        );
     }
 }
