@@ -27,6 +27,17 @@
 //! For the toy this reproduces the classification of the peer scripts exactly; the update
 //! is computed as θ − η·(G·Pᵢ) rather than θ − (η·G)·Pᵢ, so the iterates may differ from
 //! theirs in the last bit.
+//!
+//! ```
+//! use symstab_core::descent::GradientDescent;
+//! use symstab_core::toy::ProductChain;
+//! use symstab_core::Outcome;
+//!
+//! let run = GradientDescent::new(0.025, 50)?.run(&ProductChain::toy(), &[1.0, 9.0])?;
+//! assert_eq!(run.outcome, Outcome::Diverged);
+//! assert_eq!(run.losses.len(), run.steps + 1);
+//! # Ok::<(), symstab_core::Error>(())
+//! ```
 
 use crate::error::{Error, Result, check_learning_rate};
 use crate::model::Model;

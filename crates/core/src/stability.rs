@@ -15,12 +15,25 @@
 //! run met during the search is reported with its rate, so a caller can tell when the
 //! budget, not the dynamics, decided a comparison.
 //!
-//! The search assumes one transition. Divergence need not be monotone in the rate; if it
-//! is not, the result is a transition inside the first bracket found, and faster-diverging
-//! rates may exist below `lower` only if the scan stepped over them.
+//! The search assumes one transition. Divergence need not be monotone in the rate; when it
+//! is not, the result brackets the transition between the last non-diverging and the first
+//! diverging rate of the geometric scan, and diverging rates may still exist below `lower`
+//! between the scanned rates.
 //!
 //! The predicted bound 2/λmax is local: the measured critical rate of the toy from (1, 9)
 //! is about twice 2/λmax there, because the run first moves to flatter points.
+//!
+//! ```
+//! use symstab_core::stability::{CriticalOptions, critical_learning_rate};
+//! use symstab_core::toy::ProductChain;
+//!
+//! let options = CriticalOptions { max_steps: 50, ..CriticalOptions::default() };
+//! let result = critical_learning_rate(&ProductChain::toy(), &[1.0, 9.0], &options)?;
+//! let critical = result.critical_lr.expect("a divergence was found");
+//! assert!(critical > 0.02 && critical < 0.025);
+//! assert!(result.ratio_to_stable_lr().unwrap() > 2.0);
+//! # Ok::<(), symstab_core::Error>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 

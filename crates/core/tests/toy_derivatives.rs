@@ -2,6 +2,11 @@
 //! hand-derived closed form, central finite differences, forward-mode automatic
 //! differentiation (num-dual) and the trait's default Hessian from Hessian-vector products.
 
+#![allow(
+    clippy::float_cmp,
+    reason = "exact comparisons are intended where results are exactly representable"
+)]
+
 use nalgebra::{DMatrix, DVector};
 use num_dual::{Dual2DVec64, DualNum, hessian};
 use rand::{Rng, SeedableRng};
@@ -38,7 +43,9 @@ impl Model for ViaHvp<'_> {
 }
 
 fn random_samples(rng: &mut ChaCha8Rng, count: usize) -> Vec<(f64, f64)> {
-    (0..count).map(|_| (rng.random_range(-2.0..2.0), rng.random_range(-3.0..3.0))).collect()
+    (0..count)
+        .map(|_| (rng.random_range(-2.0..2.0), rng.random_range(-3.0..3.0)))
+        .collect()
 }
 
 fn random_point(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
@@ -48,7 +55,11 @@ fn random_point(rng: &mut ChaCha8Rng, n: usize) -> Vec<f64> {
 /// Largest |a − b| relative to max(1, max|b|).
 fn max_rel_diff(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
     let scale = b.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max) / scale
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+        / scale
 }
 
 /// Loss, gradient and Hessian by forward-mode second-order dual numbers.
@@ -87,13 +98,27 @@ fn toy_closed_form_matches_hand_derived_formulas() {
         let closed = DMatrix::from_row_slice(
             2,
             2,
-            &[2.0 * b * b, 4.0 * a * b - 4.0, 4.0 * a * b - 4.0, 2.0 * a * a],
+            &[
+                2.0 * b * b,
+                4.0 * a * b - 4.0,
+                4.0 * a * b - 4.0,
+                2.0 * a * a,
+            ],
         );
-        assert!(max_rel_diff(&h, &closed) < 1e-13, "at ({a}, {b}): {h} vs {closed}");
+        assert!(
+            max_rel_diff(&h, &closed) < 1e-13,
+            "at ({a}, {b}): {h} vs {closed}"
+        );
     }
     // Exact at the study's starts: (3,3) and (1,9).
-    assert_eq!(toy.hessian(&[3.0, 3.0]), DMatrix::from_row_slice(2, 2, &[18.0, 32.0, 32.0, 18.0]));
-    assert_eq!(toy.hessian(&[1.0, 9.0]), DMatrix::from_row_slice(2, 2, &[162.0, 32.0, 32.0, 2.0]));
+    assert_eq!(
+        toy.hessian(&[3.0, 3.0]),
+        DMatrix::from_row_slice(2, 2, &[18.0, 32.0, 32.0, 18.0])
+    );
+    assert_eq!(
+        toy.hessian(&[1.0, 9.0]),
+        DMatrix::from_row_slice(2, 2, &[162.0, 32.0, 32.0, 2.0])
+    );
     assert_eq!(toy.gradient(&[1.0, 9.0]), vec![126.0, 14.0]);
 }
 
@@ -117,7 +142,10 @@ fn toy_derivatives_match_autodiff_and_hvp_default() {
                 let h = chain.hessian(&theta);
                 assert!(max_rel_diff(&h, &hess) < 1e-12, "n={n}: {h} vs {hess}");
                 let h_from_hvp = ViaHvp(&chain).hessian(&theta);
-                assert!(max_rel_diff(&h_from_hvp, &hess) < 1e-12, "n={n}: {h_from_hvp} vs {hess}");
+                assert!(
+                    max_rel_diff(&h_from_hvp, &hess) < 1e-12,
+                    "n={n}: {h_from_hvp} vs {hess}"
+                );
                 // The closed form is exactly symmetric.
                 assert_eq!(h, h.transpose());
             }
@@ -156,7 +184,11 @@ fn toy_hessian_matches_central_differences_of_gradient() {
                     plus[j] += step;
                     minus[j] -= step;
                     let d = (chain.loss(&plus) - chain.loss(&minus)) / (2.0 * step);
-                    assert!((d - g[j]).abs() < 1e-7 * gscale, "n={n} j={j}: {d} vs {}", g[j]);
+                    assert!(
+                        (d - g[j]).abs() < 1e-7 * gscale,
+                        "n={n} j={j}: {d} vs {}",
+                        g[j]
+                    );
                 }
             }
         }
@@ -216,16 +248,26 @@ fn toy_predict_and_constructor_errors() {
     let mut out = [0.0];
     chain.predict(&[2.0, 3.0, 4.0], &[0.5], &mut out);
     assert_eq!(out, [12.0]);
-    assert_eq!((chain.n_params(), chain.input_dim(), chain.output_dim()), (3, 1, 1));
+    assert_eq!(
+        (chain.n_params(), chain.input_dim(), chain.output_dim()),
+        (3, 1, 1)
+    );
 
     let toy = ProductChain::toy();
     assert_eq!((toy.n_factors(), toy.samples()), (2, &[(1.0, 2.0)][..]));
 
-    let err = ProductChain::new(1, vec![(1.0, 2.0)]).unwrap_err().to_string();
+    let err = ProductChain::new(1, vec![(1.0, 2.0)])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("n_factors") && err.contains('1'), "{err}");
     let err = ProductChain::new(2, vec![]).unwrap_err().to_string();
     assert!(err.contains("samples"), "{err}");
-    let err = ProductChain::new(2, vec![(1.0, 2.0), (f64::NAN, 1.0)]).unwrap_err().to_string();
-    assert!(err.contains("samples") && err.contains("NaN") && err.contains("index 2"), "{err}");
+    let err = ProductChain::new(2, vec![(1.0, 2.0), (f64::NAN, 1.0)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("samples") && err.contains("NaN") && err.contains("index 2"),
+        "{err}"
+    );
     assert!(ProductChain::new(2, vec![(1.0, f64::INFINITY)]).is_err());
 }

@@ -2,6 +2,11 @@
 //! transformation of the gradient and Hessian, orbit points, and the quantities gradient
 //! flow conserves (and how a finite step changes them).
 
+#![allow(
+    clippy::float_cmp,
+    reason = "exact comparisons are intended where results are exactly representable"
+)]
+
 use nalgebra::DMatrix;
 use proptest::prelude::*;
 use symstab_core::Model;
@@ -10,14 +15,19 @@ use symstab_core::toy::ProductChain;
 
 /// |a − b| ≤ tol · scale, with a readable message.
 fn close(a: f64, b: f64, tol: f64, scale: f64) -> std::result::Result<(), TestCaseError> {
-    prop_assert!((a - b).abs() <= tol * scale, "{a} vs {b} (tol {tol} × scale {scale})");
+    prop_assert!(
+        (a - b).abs() <= tol * scale,
+        "{a} vs {b} (tol {tol} × scale {scale})"
+    );
     Ok(())
 }
 
 /// A point with entries of magnitude in [0.1, 10] and random signs.
 fn point(n: usize) -> impl Strategy<Value = Vec<f64>> {
     prop::collection::vec((-2.3f64..2.3, any::<bool>()), n).prop_map(|v| {
-        v.into_iter().map(|(log, negative)| if negative { -log.exp() } else { log.exp() }).collect()
+        v.into_iter()
+            .map(|(log, negative)| if negative { -log.exp() } else { log.exp() })
+            .collect()
     })
 }
 
@@ -42,7 +52,12 @@ fn orbit_case() -> impl Strategy<Value = (Vec<f64>, usize, usize, f64, Vec<(f64,
 /// minimum is measured against the size of what was subtracted.
 fn loss_scale(chain: &ProductChain, theta: &[f64]) -> f64 {
     let p = chain.product(theta);
-    chain.samples().iter().map(|&(x, y)| (p * x).abs() + y.abs()).map(|t| t * t).sum::<f64>()
+    chain
+        .samples()
+        .iter()
+        .map(|&(x, y)| (p * x).abs() + y.abs())
+        .map(|t| t * t)
+        .sum::<f64>()
 }
 
 proptest! {
@@ -149,7 +164,10 @@ fn toy_orbit_points() {
     // c = 9: (3α, 3/α); log α = 0 is (3, 3), α = 1/3 is (1, 9).
     assert_eq!(ProductChain::orbit_point(9.0, 0.0).unwrap(), [3.0, 3.0]);
     let [a, b] = ProductChain::orbit_point(9.0, (1.0f64 / 3.0).ln()).unwrap();
-    assert!((a - 1.0).abs() < 1e-15 && (b - 9.0).abs() < 1e-14, "({a}, {b})");
+    assert!(
+        (a - 1.0).abs() < 1e-15 && (b - 9.0).abs() < 1e-14,
+        "({a}, {b})"
+    );
     for log_alpha in [-4.6, -1.0, 0.3, 2.0, 4.6] {
         let [a, b] = ProductChain::orbit_point(9.0, log_alpha).unwrap();
         assert!((a - 3.0 * f64::exp(log_alpha)).abs() <= 1e-14 * a);
@@ -160,15 +178,23 @@ fn toy_orbit_points() {
     assert_eq!(ProductChain::orbit_point(0.0, 1.0).unwrap(), [0.0, 0.0]);
     assert!(ProductChain::orbit_point(f64::NAN, 0.0).is_err());
     assert!(ProductChain::orbit_point(9.0, f64::INFINITY).is_err());
-    let err = ProductChain::orbit_point(9.0, 1000.0).unwrap_err().to_string();
+    let err = ProductChain::orbit_point(9.0, 1000.0)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("log_alpha") && err.contains("1000"), "{err}");
 }
 
 #[test]
 fn toy_conserved_quantities_order_and_toy_value() {
     let chain = ProductChain::new(3, vec![(1.0, 2.0)]).unwrap();
-    assert_eq!(chain.conserved_quantities(&[1.0, 2.0, 3.0]), vec![-3.0, -8.0, -5.0]);
-    assert_eq!(ProductChain::toy().conserved_quantities(&[1.0, 9.0]), vec![-80.0]);
+    assert_eq!(
+        chain.conserved_quantities(&[1.0, 2.0, 3.0]),
+        vec![-3.0, -8.0, -5.0]
+    );
+    assert_eq!(
+        ProductChain::toy().conserved_quantities(&[1.0, 9.0]),
+        vec![-80.0]
+    );
 }
 
 #[test]
@@ -176,7 +202,10 @@ fn toy_conserved_drift_along_a_run_is_the_sum_of_step_changes() {
     // From (1, 9) at η = 0.01: a² − b² drifts from −80; the drift equals Σ_t η²(g_a² − g_b²).
     let toy = ProductChain::toy();
     let eta = 0.01;
-    let run = GradientDescent::new(eta, 50).unwrap().run(&toy, &[1.0, 9.0]).unwrap();
+    let run = GradientDescent::new(eta, 50)
+        .unwrap()
+        .run(&toy, &[1.0, 9.0])
+        .unwrap();
     let along = toy.conserved_along(&run).unwrap();
     assert_eq!(along.len(), run.steps + 1);
     assert_eq!(along[0], vec![-80.0]);
@@ -187,36 +216,71 @@ fn toy_conserved_drift_along_a_run_is_the_sum_of_step_changes() {
     }
     let last = along[run.steps][0];
     assert!((last - predicted).abs() < 1e-11, "{last} vs {predicted}");
-    assert!((last + 80.0).abs() > 1.0, "finite steps break the conservation visibly: {last}");
+    assert!(
+        (last + 80.0).abs() > 1.0,
+        "finite steps break the conservation visibly: {last}"
+    );
 
     // Smaller steps conserve it better: the drift shrinks like η (η² per step, 1/η steps).
     let drift = |eta: f64| {
         let steps = (0.2 / eta) as usize;
-        let run = GradientDescent::new(eta, steps).unwrap().run(&toy, &[1.0, 3.0]).unwrap();
+        let run = GradientDescent::new(eta, steps)
+            .unwrap()
+            .run(&toy, &[1.0, 3.0])
+            .unwrap();
         (toy.conserved_along(&run).unwrap().last().unwrap()[0] + 8.0).abs()
     };
     let (coarse, fine) = (drift(1e-3), drift(1e-4));
-    assert!(fine > 0.0 && (coarse / fine - 10.0).abs() < 1.0, "{coarse} vs {fine}");
+    assert!(
+        fine > 0.0 && (coarse / fine - 10.0).abs() < 1.0,
+        "{coarse} vs {fine}"
+    );
 }
 
 #[test]
 fn toy_symmetry_errors_name_field_and_value() {
     let chain = ProductChain::new(3, vec![(1.0, 2.0)]).unwrap();
     let theta = [1.0, 2.0, 3.0];
-    for (alpha, shown) in [(0.0, "0"), (-2.0, "-2"), (f64::NAN, "NaN"), (f64::INFINITY, "inf")] {
+    for (alpha, shown) in [
+        (0.0, "0"),
+        (-2.0, "-2"),
+        (f64::NAN, "NaN"),
+        (f64::INFINITY, "inf"),
+    ] {
         let err = chain.rescale(&theta, 0, 1, alpha).unwrap_err().to_string();
         assert!(err.contains("alpha") && err.contains(shown), "{err}");
     }
-    assert!(chain.rescale(&theta, 1, 1, 2.0).unwrap_err().to_string().contains("j = 1"));
-    assert!(chain.rescale(&theta, 3, 1, 2.0).unwrap_err().to_string().contains("i = 3"));
+    assert!(
+        chain
+            .rescale(&theta, 1, 1, 2.0)
+            .unwrap_err()
+            .to_string()
+            .contains("j = 1")
+    );
+    assert!(
+        chain
+            .rescale(&theta, 3, 1, 2.0)
+            .unwrap_err()
+            .to_string()
+            .contains("i = 3")
+    );
     assert!(chain.rescale(&theta[..2], 0, 1, 2.0).is_err());
-    assert_eq!(chain.rescale(&theta, 2, 0, 2.0).unwrap(), vec![0.5, 2.0, 6.0]);
+    assert_eq!(
+        chain.rescale(&theta, 2, 0, 2.0).unwrap(),
+        vec![0.5, 2.0, 6.0]
+    );
 
-    let err = chain.scale(&theta, &[2.0, 2.0, 0.3]).unwrap_err().to_string();
+    let err = chain
+        .scale(&theta, &[2.0, 2.0, 0.3])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("factors") && err.contains("1.2"), "{err}");
     assert!(chain.scale(&theta, &[2.0, 0.5]).is_err());
     assert!(chain.scale(&theta, &[f64::NAN, 1.0, 1.0]).is_err());
-    assert_eq!(chain.scale(&theta, &[2.0, 0.5, 1.0]).unwrap(), vec![2.0, 1.0, 3.0]);
+    assert_eq!(
+        chain.scale(&theta, &[2.0, 0.5, 1.0]).unwrap(),
+        vec![2.0, 1.0, 3.0]
+    );
 
     let run = GradientDescent::new(0.01, 3)
         .unwrap()
