@@ -66,10 +66,16 @@ pub enum SweepError {
 
 impl SweepError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        SweepError::Io { path: path.into(), source }
+        SweepError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        SweepError::Corrupt { path: path.into(), reason: reason.into() }
+        SweepError::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! numbered `index = lr_idx · n_starts + start_idx`, where for the plane
 //! `start_idx = i · n_b + j` (so `index = (lr_idx · n_a + i) · n_b + j`, the order of the
 //! peer scripts).
+// `!(x >= 0.0)` is deliberate: it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use serde::{Deserialize, Serialize};
 use symstab_core::{Error, StopRule};
@@ -39,7 +41,11 @@ impl TryFrom<AxisFields> for Axis {
 
 impl From<Axis> for AxisFields {
     fn from(a: Axis) -> Self {
-        AxisFields { lo: a.lo, hi: a.hi, n: a.n }
+        AxisFields {
+            lo: a.lo,
+            hi: a.hi,
+            n: a.n,
+        }
     }
 }
 
@@ -53,13 +59,25 @@ impl Axis {
             return Err(Error::invalid_value("axis hi", hi, "must be finite"));
         }
         if lo > hi {
-            return Err(Error::invalid_value("axis hi", hi, &format!("must be >= lo = {lo}")));
+            return Err(Error::invalid_value(
+                "axis hi",
+                hi,
+                &format!("must be >= lo = {lo}"),
+            ));
         }
         if n == 0 {
-            return Err(Error::invalid_value("axis n", n, "must be at least 1 (empty grid)"));
+            return Err(Error::invalid_value(
+                "axis n",
+                n,
+                "must be at least 1 (empty grid)",
+            ));
         }
         if !((hi - lo) / (n.max(2) - 1) as f64).is_finite() {
-            return Err(Error::invalid_value("axis hi", hi, "span hi - lo overflows"));
+            return Err(Error::invalid_value(
+                "axis hi",
+                hi,
+                "span hi - lo overflows",
+            ));
         }
         Ok(Axis { lo, hi, n })
     }
@@ -86,14 +104,26 @@ impl Axis {
 
     /// The spacing (hi − lo)/(n − 1), or 0 for a one-point axis.
     pub fn step(&self) -> f64 {
-        if self.n == 1 { 0.0 } else { (self.hi - self.lo) / (self.n - 1) as f64 }
+        if self.n == 1 {
+            0.0
+        } else {
+            (self.hi - self.lo) / (self.n - 1) as f64
+        }
     }
 
     /// Value `i` (panics if `i >= len()`).
     #[inline]
     pub fn value(&self, i: usize) -> f64 {
-        assert!(i < self.n, "axis index {i} out of range for {} values", self.n);
-        if i + 1 == self.n && self.n > 1 { self.hi } else { self.lo + i as f64 * self.step() }
+        assert!(
+            i < self.n,
+            "axis index {i} out of range for {} values",
+            self.n
+        );
+        if i + 1 == self.n && self.n > 1 {
+            self.hi
+        } else {
+            self.lo + i as f64 * self.step()
+        }
     }
 
     /// All values.
@@ -124,7 +154,11 @@ impl LearningRates {
     /// Validates the list: non-empty, every rate finite and strictly positive.
     pub fn new(rates: Vec<f64>) -> Result<Self, Error> {
         if rates.is_empty() {
-            return Err(Error::invalid_value("learning_rates", "[]", "must not be empty"));
+            return Err(Error::invalid_value(
+                "learning_rates",
+                "[]",
+                "must not be empty",
+            ));
         }
         for (k, &lr) in rates.iter().enumerate() {
             symstab_core::error::check_learning_rate(&format!("learning_rates[{k}]"), lr)?;
@@ -186,7 +220,11 @@ impl StartSet {
         if let StartSet::Orbit { product, .. } = self
             && !product.is_finite()
         {
-            return Err(Error::invalid_value("orbit product", product, "must be finite"));
+            return Err(Error::invalid_value(
+                "orbit product",
+                product,
+                "must be finite",
+            ));
         }
         Ok(())
     }
@@ -209,12 +247,20 @@ impl StartSet {
         match self {
             StartSet::Plane { a, b } => {
                 let (i, j) = (start_idx / b.len(), start_idx % b.len());
-                StartPoint { a: a.value(i), b: b.value(j), log_alpha: None }
+                StartPoint {
+                    a: a.value(i),
+                    b: b.value(j),
+                    log_alpha: None,
+                }
             }
             StartSet::Orbit { product, log_alpha } => {
                 let la = log_alpha.value(start_idx);
                 let (a, b) = orbit_point(*product, la);
-                StartPoint { a, b, log_alpha: Some(la) }
+                StartPoint {
+                    a,
+                    b,
+                    log_alpha: Some(la),
+                }
             }
         }
     }
@@ -310,7 +356,11 @@ impl SweepSpec {
             ));
         }
         if self.n_cells().is_none() {
-            return Err(Error::invalid_value("starts", self.starts.len(), "too many cells"));
+            return Err(Error::invalid_value(
+                "starts",
+                self.starts.len(),
+                "too many cells",
+            ));
         }
         Ok(())
     }
@@ -392,13 +442,20 @@ mod tests {
     #[test]
     fn cell_order_is_canonical() {
         let spec = SweepSpec::new(
-            StartSet::Plane { a: Axis::new(0.0, 2.0, 3).unwrap(), b: Axis::new(0.0, 3.0, 4).unwrap() },
+            StartSet::Plane {
+                a: Axis::new(0.0, 2.0, 3).unwrap(),
+                b: Axis::new(0.0, 3.0, 4).unwrap(),
+            },
             LearningRates::new(vec![0.1, 0.2]).unwrap(),
             10,
         );
         assert_eq!(spec.len(), 24);
-        let c = spec.cell((1 * 3 + 2) * 4 + 1);
-        assert_eq!((c.lr_idx, c.start.a, c.start.b, c.learning_rate), (1, 2.0, 1.0, 0.2));
+        let (lr_idx, i, j) = (1, 2, 1);
+        let c = spec.cell((lr_idx * 3 + i) * 4 + j);
+        assert_eq!(
+            (c.lr_idx, c.start.a, c.start.b, c.learning_rate),
+            (1, 2.0, 1.0, 0.2)
+        );
     }
 
     #[test]
@@ -419,7 +476,9 @@ mod tests {
         assert_eq!(back, spec);
         assert_eq!(back.hash64(), spec.hash64());
         let bad = text.replace("\"n\":400", "\"n\":0");
-        let err = serde_json::from_str::<SweepSpec>(&bad).unwrap_err().to_string();
+        let err = serde_json::from_str::<SweepSpec>(&bad)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("axis n"), "{err}");
     }
 }

@@ -15,6 +15,10 @@
 //! `#[target_feature]` and chosen at run time, with a portable build as fallback. All
 //! builds give the same bits: the compiler never contracts `a·b − c` into a fused
 //! multiply-add unless [`Rounding::Fused`] asks for `f64::mul_add`.
+// `!(loss <= bound)` is deliberate: it is true for NaN, so a NaN loss reads as diverged.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+use std::mem::MaybeUninit;
 
 use symstab_core::{Outcome, StopRule};
 
@@ -24,7 +28,7 @@ use crate::grid::Rounding;
 pub const LANES: usize = 32;
 
 /// Steps run on all lanes between two looks at which lanes have finished.
-pub const BURST: usize = 6;
+pub const BURST: usize = 8;
 
 /// What every cell of a kernel call shares.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,7 +58,13 @@ pub struct ToyCellResult {
 
 impl Default for ToyCellResult {
     fn default() -> Self {
-        ToyCellResult { outcome: Outcome::Unfinished, steps: 0, final_loss: f64::NAN, a: f64::NAN, b: f64::NAN }
+        ToyCellResult {
+            outcome: Outcome::Unfinished,
+            steps: 0,
+            final_loss: f64::NAN,
+            a: f64::NAN,
+            b: f64::NAN,
+        }
     }
 }
 
@@ -106,7 +116,11 @@ pub fn toy_cell_scalar(a0: f64, b0: f64, learning_rate: f64, params: &ToyParams)
     let (mut a, mut b) = (a0, b0);
     let mut t = 0u32;
     loop {
-        let r = if fused { a.mul_add(b, -2.0) } else { a * b - 2.0 };
+        let r = if fused {
+            a.mul_add(b, -2.0)
+        } else {
+            a * b - 2.0
+        };
         let loss = r * r;
         let outcome = match params.stop_rule.classify(loss) {
             Some(o) => Some(o),
@@ -114,7 +128,13 @@ pub fn toy_cell_scalar(a0: f64, b0: f64, learning_rate: f64, params: &ToyParams)
             None => None,
         };
         if let Some(outcome) = outcome {
-            return ToyCellResult { outcome, steps: t, final_loss: loss, a, b };
+            return ToyCellResult {
+                outcome,
+                steps: t,
+                final_loss: loss,
+                a,
+                b,
+            };
         }
         let lg = learning_rate * (2.0 * r);
         (a, b) = if fused {
@@ -150,18 +170,49 @@ pub fn run_toy_cells_on(
     learning_rate: &[f64],
     out: &mut [ToyCellResult],
 ) {
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`, and the kernel only ever writes
+    // initialised values, so `out` stays initialised.
+    let out = unsafe { &mut *(out as *mut [ToyCellResult] as *mut [MaybeUninit<ToyCellResult>]) };
+    run_toy_cells_uninit(backend, params, a0, b0, learning_rate, out);
+}
+
+/// Like [`run_toy_cells_on`] into uninitialised memory: every element of `out` is written
+/// exactly once (so the first touch of a fresh output buffer happens in the worker).
+pub(crate) fn run_toy_cells_uninit(
+    backend: Backend,
+    params: &ToyParams,
+    a0: &[f64],
+    b0: &[f64],
+    learning_rate: &[f64],
+    out: &mut [MaybeUninit<ToyCellResult>],
+) {
     let n = a0.len();
     assert!(
         b0.len() == n && learning_rate.len() == n && out.len() == n,
         "run_toy_cells: slices differ in length"
     );
-    let cells = Cells { a0, b0, learning_rate };
+    let cells = Cells {
+        a0,
+        b0,
+        learning_rate,
+    };
     let fused = params.rounding == Rounding::Fused;
     #[cfg(target_arch = "x86_64")]
     {
         if backend == Backend::Avx512 && backend.is_available() {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            unsafe { lanes_avx512(params, cells, out, fused) };
+            if crate::kernel_avx512::supports(params, learning_rate) {
+                // SAFETY: the CPU supports AVX-512F (checked just above); lengths checked.
+                unsafe {
+                    if fused {
+                        crate::kernel_avx512::run::<true>(params, cells, out)
+                    } else {
+                        crate::kernel_avx512::run::<false>(params, cells, out)
+                    }
+                }
+            } else {
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                unsafe { lanes_avx512(params, cells, out, fused) };
+            }
             return;
         }
         if backend == Backend::Avx2 && backend.is_available() {
@@ -171,26 +222,38 @@ pub fn run_toy_cells_on(
         }
     }
     let _ = backend;
-    if fused { lanes::<true>(params, cells, out) } else { lanes::<false>(params, cells, out) }
+    if fused {
+        lanes::<true>(params, cells, out)
+    } else {
+        lanes::<false>(params, cells, out)
+    }
 }
 
 #[derive(Clone, Copy)]
-struct Cells<'a> {
-    a0: &'a [f64],
-    b0: &'a [f64],
-    learning_rate: &'a [f64],
+pub(crate) struct Cells<'a> {
+    pub(crate) a0: &'a [f64],
+    pub(crate) b0: &'a [f64],
+    pub(crate) learning_rate: &'a [f64],
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn lanes_avx512(p: &ToyParams, cells: Cells<'_>, out: &mut [ToyCellResult], fused: bool) {
-    if fused { lanes::<true>(p, cells, out) } else { lanes::<false>(p, cells, out) }
+unsafe fn lanes_avx512(p: &ToyParams, cells: Cells<'_>, out: &mut [MaybeUninit<ToyCellResult>], fused: bool) {
+    if fused {
+        lanes::<true>(p, cells, out)
+    } else {
+        lanes::<false>(p, cells, out)
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn lanes_avx2(p: &ToyParams, cells: Cells<'_>, out: &mut [ToyCellResult], fused: bool) {
-    if fused { lanes::<true>(p, cells, out) } else { lanes::<false>(p, cells, out) }
+unsafe fn lanes_avx2(p: &ToyParams, cells: Cells<'_>, out: &mut [MaybeUninit<ToyCellResult>], fused: bool) {
+    if fused {
+        lanes::<true>(p, cells, out)
+    } else {
+        lanes::<false>(p, cells, out)
+    }
 }
 
 /// Lane state, structure of arrays. `t` is the per-lane step count as f64 (exact for
@@ -209,12 +272,19 @@ fn burst<const FUSED: bool>(st: &mut LaneState, s: f64, conv: f64, div: f64) {
     for _ in 0..BURST {
         for k in 0..LANES {
             let (a, b, t) = (st.a[k], st.b[k], st.t[k]);
-            let r = if FUSED { a.mul_add(b, -2.0) } else { a * b - 2.0 };
+            let r = if FUSED {
+                a.mul_add(b, -2.0)
+            } else {
+                a * b - 2.0
+            };
             let loss = r * r;
             let stop = !(loss <= div) | (loss < conv) | (t >= s);
             let lg = st.lr[k] * (2.0 * r);
-            let (an, bn) =
-                if FUSED { ((-lg).mul_add(b, a), (-lg).mul_add(a, b)) } else { (a - lg * b, b - lg * a) };
+            let (an, bn) = if FUSED {
+                ((-lg).mul_add(b, a), (-lg).mul_add(a, b))
+            } else {
+                (a - lg * b, b - lg * a)
+            };
             st.a[k] = if stop { a } else { an };
             st.b[k] = if stop { b } else { bn };
             st.t[k] = if stop { t } else { t + 1.0 };
@@ -228,7 +298,11 @@ fn stop_mask<const FUSED: bool>(st: &LaneState, s: f64, conv: f64, div: f64) -> 
     let mut mask = 0u64;
     for k in 0..LANES {
         let (a, b) = (st.a[k], st.b[k]);
-        let r = if FUSED { a.mul_add(b, -2.0) } else { a * b - 2.0 };
+        let r = if FUSED {
+            a.mul_add(b, -2.0)
+        } else {
+            a * b - 2.0
+        };
         let loss = r * r;
         let stop = !(loss <= div) | (loss < conv) | (st.t[k] >= s);
         mask |= (stop as u64) << k;
@@ -237,10 +311,17 @@ fn stop_mask<const FUSED: bool>(st: &LaneState, s: f64, conv: f64, div: f64) -> 
 }
 
 #[inline(always)]
-fn lanes<const FUSED: bool>(p: &ToyParams, cells: Cells<'_>, out: &mut [ToyCellResult]) {
+fn lanes<const FUSED: bool>(
+    p: &ToyParams,
+    cells: Cells<'_>,
+    out: &mut [MaybeUninit<ToyCellResult>],
+) {
     let n = cells.a0.len();
     let s = f64::from(p.max_steps);
-    let (conv, div) = (p.stop_rule.convergence_tolerance, p.stop_rule.divergence_bound);
+    let (conv, div) = (
+        p.stop_rule.convergence_tolerance,
+        p.stop_rule.divergence_bound,
+    );
     // An idle lane has t = S, so its stop test always fires; it is masked out by `live`.
     let mut st = LaneState {
         a: [0.0; LANES],
@@ -262,7 +343,7 @@ fn lanes<const FUSED: bool>(p: &ToyParams, cells: Cells<'_>, out: &mut [ToyCellR
         while done != 0 {
             let k = done.trailing_zeros() as usize;
             done &= done - 1;
-            out[st.slot[k]] = finish::<FUSED>(&st, k, p);
+            out[st.slot[k]].write(finish::<FUSED>(&st, k, p));
             if next < n {
                 load(&mut st, k, next, cells);
                 next += 1;
@@ -284,14 +365,37 @@ fn load(st: &mut LaneState, k: usize, cell: usize, cells: Cells<'_>) {
     st.slot[k] = cell;
 }
 
+/// The result of a stopped lane from its state and loss (classified by the core's rule).
+#[inline(always)]
+pub(crate) fn finish_cell(p: &ToyParams, a: f64, b: f64, t: f64, loss: f64) -> ToyCellResult {
+    let outcome = p.stop_rule.classify(loss).unwrap_or(Outcome::Unfinished);
+    ToyCellResult {
+        outcome,
+        steps: t as u32,
+        final_loss: loss,
+        a,
+        b,
+    }
+}
+
 /// Classifies a stopped lane with the core's stop rule (the same loss bits as the lanes).
 #[inline(always)]
 fn finish<const FUSED: bool>(st: &LaneState, k: usize, p: &ToyParams) -> ToyCellResult {
     let (a, b) = (st.a[k], st.b[k]);
-    let r = if FUSED { a.mul_add(b, -2.0) } else { a * b - 2.0 };
+    let r = if FUSED {
+        a.mul_add(b, -2.0)
+    } else {
+        a * b - 2.0
+    };
     let loss = r * r;
     let outcome = p.stop_rule.classify(loss).unwrap_or(Outcome::Unfinished);
-    ToyCellResult { outcome, steps: st.t[k] as u32, final_loss: loss, a, b }
+    ToyCellResult {
+        outcome,
+        steps: st.t[k] as u32,
+        final_loss: loss,
+        a,
+        b,
+    }
 }
 
 #[cfg(test)]
@@ -299,12 +403,19 @@ mod tests {
     use super::*;
 
     fn params(rounding: Rounding) -> ToyParams {
-        ToyParams { max_steps: 50, stop_rule: StopRule::default(), rounding }
+        ToyParams {
+            max_steps: 50,
+            stop_rule: StopRule::default(),
+            rounding,
+        }
     }
 
     #[test]
     fn study_runs() {
-        let p = ToyParams { max_steps: 10_000, ..params(Rounding::Strict) };
+        let p = ToyParams {
+            max_steps: 10_000,
+            ..params(Rounding::Strict)
+        };
         let r = toy_cell_scalar(1.0, 9.0, 0.025, &p);
         assert_eq!(r.outcome, Outcome::Diverged);
         let r = toy_cell_scalar(3.0, 3.0, 0.01, &p);
@@ -317,8 +428,12 @@ mod tests {
     #[test]
     fn lanes_match_scalar_on_every_backend() {
         let n = 1000;
-        let a0: Vec<f64> = (0..n).map(|k| -10.0 + 20.0 * (k as f64 * 0.618).fract()).collect();
-        let b0: Vec<f64> = (0..n).map(|k| -10.0 + 20.0 * (k as f64 * 0.414).fract()).collect();
+        let a0: Vec<f64> = (0..n)
+            .map(|k| -10.0 + 20.0 * (k as f64 * 0.618).fract())
+            .collect();
+        let b0: Vec<f64> = (0..n)
+            .map(|k| -10.0 + 20.0 * (k as f64 * 0.414).fract())
+            .collect();
         let lr: Vec<f64> = (0..n).map(|k| [0.005, 0.01, 0.02, 0.03][k % 4]).collect();
         for rounding in [Rounding::Strict, Rounding::Fused] {
             let p = params(rounding);

@@ -29,6 +29,8 @@
 pub mod error;
 pub mod grid;
 pub mod kernel;
+#[cfg(target_arch = "x86_64")]
+mod kernel_avx512;
 pub mod record;
 pub mod runner;
 pub mod store;

@@ -4,12 +4,17 @@
 //! values as the explicit tokens `NaN`, `inf`, `-inf` (strings in JSON, where serde_json
 //! would otherwise write `null`; the same bare tokens in CSV). Reading back gives the same
 //! bits for every finite value (including −0) and the same class for non-finite ones.
+//! The step bound 2/λmax at the start is the core's [`StepBound`]: a number, or the token
+//! `unbounded` when λmax ≤ 0 (never NaN, never negative).
 
 use std::fmt;
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use symstab_core::Outcome;
+use rayon::prelude::*;
+use symstab_core::spectrum::{StepBound, SymmetricEigen, stable_learning_rate};
+use symstab_core::toy::ProductChain;
+use symstab_core::{Model, Outcome};
 
 use crate::grid::{Cell, StartPoint, SweepSpec};
 use crate::kernel::ToyCellResult;
@@ -58,7 +63,10 @@ impl<'de> Deserialize<'de> for Real {
                     "NaN" => Ok(Real(f64::NAN)),
                     "inf" => Ok(Real(f64::INFINITY)),
                     "-inf" => Ok(Real(f64::NEG_INFINITY)),
-                    other => other.parse().map(Real).map_err(|_| E::invalid_value(de::Unexpected::Str(other), &self)),
+                    other => other
+                        .parse()
+                        .map(Real)
+                        .map_err(|_| E::invalid_value(de::Unexpected::Str(other), &self)),
                 }
             }
         }
@@ -66,21 +74,22 @@ impl<'de> Deserialize<'de> for Real {
     }
 }
 
-/// Hessian of the toy loss L = (a·b − 2)² and its top eigenvalue.
+/// λmax of the toy's Hessian at (a, b), from the core: the dense Hessian of
+/// [`ProductChain::toy`] (H = [[2b², 4ab − 4], [4ab − 4, 2a²]] for L = (a·b − 2)²)
+/// decomposed by [`SymmetricEigen`].
 ///
-/// H = [[2b², 4ab − 4], [4ab − 4, 2a²]] (∂²L/∂a² = 2b², ∂²L/∂a∂b = 2(a·b − 2) + 2a·b,
-/// ∂²L/∂b² = 2a²), so λmax = a² + b² + hypot(a² − b², 4ab − 4) (2×2 symmetric closed form).
-///
-/// FIXME: take this from `symstab_core::toy::ProductChain::toy().hessian` and
-/// `symstab_core::spectrum` once branch core-toy provides them.
+/// A Hessian with a non-finite entry (|a| or |b| beyond about 1e154) cannot be decomposed;
+/// its λmax is recorded as NaN, and [`stable_learning_rate`] then gives the core's
+/// conservative `Bounded(0)`.
 pub fn toy_lambda_max(a: f64, b: f64) -> f64 {
-    let (aa, bb) = (a * a, b * b);
-    aa + bb + (aa - bb).hypot(4.0 * a * b - 4.0)
+    let toy = ProductChain::toy();
+    SymmetricEigen::new(toy.hessian(&[a, b])).map_or(f64::NAN, |e| e.lambda_max())
 }
 
-/// The stable step bound 2/λmax, or +∞ ("unbounded") when λmax ≤ 0.
-pub fn stable_learning_rate(lambda_max: f64) -> f64 {
-    if lambda_max > 0.0 { 2.0 / lambda_max } else { f64::INFINITY }
+/// λmax and the step bound 2/λmax ([`StepBound`]) at one start point.
+pub fn toy_start_stability(a: f64, b: f64) -> (f64, StepBound) {
+    let lambda_max = toy_lambda_max(a, b);
+    (lambda_max, stable_learning_rate(lambda_max))
 }
 
 /// Everything recorded about one cell.
@@ -107,14 +116,24 @@ pub struct CellRecord {
     pub final_point: [f64; 2],
     /// λmax of the Hessian at the start.
     pub lambda_max_start: f64,
-    /// 2/λmax at the start (+∞ when unbounded).
-    pub stable_lr_start: f64,
+    /// The step bound 2/λmax at the start: `Bounded(2/λmax)`, or `Unbounded` when
+    /// λmax ≤ 0 (written as the token `unbounded` in CSV and JSON).
+    pub stable_lr_start: StepBound,
 }
 
 impl CellRecord {
-    /// The record of a toy cell.
+    /// The record of a toy cell (computes λmax at the start).
     pub fn from_toy(cell: &Cell, result: &ToyCellResult) -> Self {
-        let lambda_max = toy_lambda_max(cell.start.a, cell.start.b);
+        let stability = toy_start_stability(cell.start.a, cell.start.b);
+        Self::from_toy_with(cell, result, stability)
+    }
+
+    /// The record of a toy cell whose start λmax and step bound are already known.
+    pub fn from_toy_with(
+        cell: &Cell,
+        result: &ToyCellResult,
+        (lambda_max, stable_lr): (f64, StepBound),
+    ) -> Self {
         CellRecord {
             index: cell.index as u64,
             lr_idx: cell.lr_idx as u32,
@@ -126,7 +145,7 @@ impl CellRecord {
             final_loss: result.final_loss,
             final_point: [result.a, result.b],
             lambda_max_start: lambda_max,
-            stable_lr_start: stable_learning_rate(lambda_max),
+            stable_lr_start: stable_lr,
         }
     }
 
@@ -150,7 +169,11 @@ impl CellRecord {
             && f(self.final_point[0], other.final_point[0])
             && f(self.final_point[1], other.final_point[1])
             && f(self.lambda_max_start, other.lambda_max_start)
-            && f(self.stable_lr_start, other.stable_lr_start)
+            && match (self.stable_lr_start, other.stable_lr_start) {
+                (StepBound::Bounded(x), StepBound::Bounded(y)) => f(x, y),
+                (StepBound::Unbounded, StepBound::Unbounded) => true,
+                _ => false,
+            }
     }
 }
 
@@ -160,11 +183,37 @@ pub fn toy_records(spec: &SweepSpec, results: &[ToyCellResult]) -> Vec<CellRecor
 }
 
 /// Records of the toy cells `first .. first + results.len()` of a spec.
-pub fn toy_records_from(spec: &SweepSpec, first: usize, results: &[ToyCellResult]) -> Vec<CellRecord> {
+///
+/// λmax is computed once per distinct start point of the range (cells at different
+/// learning rates share their start), in parallel on the current rayon pool.
+pub fn toy_records_from(
+    spec: &SweepSpec,
+    first: usize,
+    results: &[ToyCellResult],
+) -> Vec<CellRecord> {
+    let n_starts = spec.starts.len();
+    let last = first + results.len();
+    // The start indices touched by the range: all of them once it spans a whole lr row.
+    let (lo, hi) = if results.len() >= n_starts || results.is_empty() {
+        (0, if results.is_empty() { 0 } else { n_starts })
+    } else {
+        let (s0, s1) = (first % n_starts, (last - 1) % n_starts);
+        if s0 <= s1 { (s0, s1 + 1) } else { (0, n_starts) }
+    };
+    let stability: Vec<(f64, StepBound)> = (lo..hi)
+        .into_par_iter()
+        .map(|k| {
+            let p = spec.starts.point(k);
+            toy_start_stability(p.a, p.b)
+        })
+        .collect();
     results
-        .iter()
+        .par_iter()
         .enumerate()
-        .map(|(k, r)| CellRecord::from_toy(&spec.cell(first + k), r))
+        .map(|(k, r)| {
+            let cell = spec.cell(first + k);
+            CellRecord::from_toy_with(&cell, r, stability[cell.start_idx - lo])
+        })
         .collect()
 }
 
@@ -184,7 +233,7 @@ struct FlatRecord {
     final_a: Real,
     final_b: Real,
     lambda_max_start: Real,
-    stable_lr_start: Real,
+    stable_lr_start: StepBound,
 }
 
 impl From<CellRecord> for FlatRecord {
@@ -203,7 +252,7 @@ impl From<CellRecord> for FlatRecord {
             final_a: Real(r.final_point[0]),
             final_b: Real(r.final_point[1]),
             lambda_max_start: Real(r.lambda_max_start),
-            stable_lr_start: Real(r.stable_lr_start),
+            stable_lr_start: r.stable_lr_start,
         }
     }
 }
@@ -215,13 +264,17 @@ impl From<FlatRecord> for CellRecord {
             lr_idx: r.lr_idx,
             start_idx: r.start_idx,
             learning_rate: r.learning_rate.0,
-            start: StartPoint { a: r.start_a.0, b: r.start_b.0, log_alpha: r.log_alpha.map(|x| x.0) },
+            start: StartPoint {
+                a: r.start_a.0,
+                b: r.start_b.0,
+                log_alpha: r.log_alpha.map(|x| x.0),
+            },
             outcome: r.outcome,
             steps: r.steps,
             final_loss: r.final_loss.0,
             final_point: [r.final_a.0, r.final_b.0],
             lambda_max_start: r.lambda_max_start.0,
-            stable_lr_start: r.stable_lr_start.0,
+            stable_lr_start: r.stable_lr_start,
         }
     }
 }
@@ -253,7 +306,10 @@ pub fn read_csv<R: std::io::Read>(reader: R) -> Result<Vec<CellRecord>, csv::Err
 }
 
 /// Writes a [`SweepDocument`] as JSON.
-pub fn write_json<W: std::io::Write>(writer: W, doc: &SweepDocument) -> Result<(), serde_json::Error> {
+pub fn write_json<W: std::io::Write>(
+    writer: W,
+    doc: &SweepDocument,
+) -> Result<(), serde_json::Error> {
     serde_json::to_writer(writer, doc)
 }
 

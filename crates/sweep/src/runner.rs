@@ -6,15 +6,17 @@
 //! count). Every cell depends only on its own inputs, so the results are the same bits
 //! whatever the thread count or chunk size.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
+use symstab_core::descent::{GradientDescent, Recording, Run};
 use symstab_core::{Error, Model, Outcome, StopRule};
 
 use crate::grid::{LearningRates, SweepSpec};
-use crate::kernel::{Backend, ToyCellResult, ToyParams, run_toy_cells_on};
+use crate::kernel::{Backend, ToyCellResult, ToyParams, run_toy_cells_uninit};
 
 /// Receives progress: `report(done_cells, total_cells)`, called from worker threads once
 /// per finished chunk. Calls from different threads may arrive out of order; the largest
@@ -55,7 +57,11 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { chunk_cells: DEFAULT_CHUNK_CELLS, backend: None, cancel: None }
+        RunOptions {
+            chunk_cells: DEFAULT_CHUNK_CELLS,
+            backend: None,
+            cancel: None,
+        }
     }
 }
 
@@ -68,7 +74,9 @@ impl RunOptions {
     }
 
     pub(crate) fn cancelled(&self) -> bool {
-        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
     }
 }
 
@@ -96,7 +104,11 @@ impl InputTable {
             a.push(p.a);
             b.push(p.b);
         }
-        InputTable { a, b, lrs: spec.learning_rates.as_slice().to_vec() }
+        InputTable {
+            a,
+            b,
+            lrs: spec.learning_rates.as_slice().to_vec(),
+        }
     }
 
     fn fill(&self, range: Range<usize>, a0: &mut Vec<f64>, b0: &mut Vec<f64>, lr: &mut Vec<f64>) {
@@ -117,20 +129,25 @@ impl InputTable {
 }
 
 fn toy_params(spec: &SweepSpec) -> ToyParams {
-    ToyParams { max_steps: spec.max_steps, stop_rule: spec.stop_rule, rounding: spec.rounding }
+    ToyParams {
+        max_steps: spec.max_steps,
+        stop_rule: spec.stop_rule,
+        rounding: spec.rounding,
+    }
 }
 
-/// Runs the cells `range` of a toy spec into `out` (same length as the range).
+/// Runs the cells `range` of a toy spec into `out` (same length as the range), writing
+/// every element.
 pub(crate) fn run_toy_range(
     spec: &SweepSpec,
     table: &InputTable,
     backend: Backend,
     range: Range<usize>,
-    out: &mut [ToyCellResult],
+    out: &mut [MaybeUninit<ToyCellResult>],
 ) {
     let (mut a0, mut b0, mut lr) = (Vec::new(), Vec::new(), Vec::new());
     table.fill(range, &mut a0, &mut b0, &mut lr);
-    run_toy_cells_on(backend, &toy_params(spec), &a0, &b0, &lr, out);
+    run_toy_cells_uninit(backend, &toy_params(spec), &a0, &b0, &lr, out);
 }
 
 /// Results of a toy sweep, one per cell in canonical order.
@@ -154,30 +171,35 @@ pub fn run_toy_sweep(
     let total = spec.len();
     let table = InputTable::new(spec);
     let backend = options.backend.unwrap_or_else(Backend::detect);
-    let placeholder = ToyCellResult {
-        outcome: Outcome::Unfinished,
-        steps: 0,
-        final_loss: f64::NAN,
-        a: f64::NAN,
-        b: f64::NAN,
-    };
-    let mut cells = vec![placeholder; total];
+    // The output is left uninitialised here and first touched by the workers that fill it.
+    let mut cells: Vec<ToyCellResult> = Vec::with_capacity(total);
     let done = AtomicUsize::new(0);
     let skipped = AtomicBool::new(false);
-    cells.par_chunks_mut(options.chunk_cells).enumerate().for_each(|(c, out)| {
-        if options.cancelled() {
-            skipped.store(true, Ordering::Relaxed);
-            return;
-        }
-        let start = c * options.chunk_cells;
-        run_toy_range(spec, &table, backend, start..start + out.len(), out);
-        let now = done.fetch_add(out.len(), Ordering::Relaxed) + out.len();
-        progress.report(now, total);
-    });
+    cells.spare_capacity_mut()[..total]
+        .par_chunks_mut(options.chunk_cells)
+        .enumerate()
+        .for_each(|(c, out)| {
+            if options.cancelled() {
+                skipped.store(true, Ordering::Relaxed);
+                return;
+            }
+            let start = c * options.chunk_cells;
+            run_toy_range(spec, &table, backend, start..start + out.len(), out);
+            let now = done.fetch_add(out.len(), Ordering::Relaxed) + out.len();
+            progress.report(now, total);
+        });
     if skipped.load(Ordering::Relaxed) {
-        return Ok(ToySweepResult { cells: Vec::new(), complete: false });
+        return Ok(ToySweepResult {
+            cells: Vec::new(),
+            complete: false,
+        });
     }
-    Ok(ToySweepResult { cells, complete: true })
+    // SAFETY: no chunk was skipped, and the kernel writes every element of its chunk.
+    unsafe { cells.set_len(total) };
+    Ok(ToySweepResult {
+        cells,
+        complete: true,
+    })
 }
 
 /// How one run of a generic model ended.
@@ -193,35 +215,43 @@ pub struct ModelCellResult {
     pub final_params: Vec<f64>,
 }
 
-/// Plain gradient descent θ ← θ − η·∇L(θ) with the stop rule checked before each step.
+impl ModelCellResult {
+    /// The summary of a core [`Run`].
+    pub fn from_run(run: Run) -> Self {
+        ModelCellResult {
+            outcome: run.outcome,
+            steps: u32::try_from(run.steps).unwrap_or(u32::MAX),
+            final_loss: run.final_loss,
+            final_params: run.final_point,
+        }
+    }
+}
+
+/// The core's plain gradient descent for one cell, recording only its summary.
+pub(crate) fn descent_for(
+    learning_rate: f64,
+    max_steps: u32,
+    stop_rule: &StopRule,
+) -> Result<GradientDescent, Error> {
+    Ok(GradientDescent::new(learning_rate, max_steps as usize)?
+        .with_stop(*stop_rule)?
+        .with_recording(Recording::None))
+}
+
+/// Plain gradient descent θ ← θ − η·∇L(θ) from `start` by the core's [`GradientDescent`]
+/// (stop rule checked before each step; see [`symstab_core::descent`]).
 ///
-/// FIXME: switch to `symstab_core::descent::GradientDescent` once branch core-toy has it;
-/// the semantics here are the same (classify L_t, then unfinished at t = S, then update).
+/// Errors: an invalid learning rate or stop rule, or a start of the wrong length or with a
+/// non-finite entry. Divergence is an outcome, not an error.
 pub fn descend<M: Model + ?Sized>(
     model: &M,
     start: &[f64],
     learning_rate: f64,
     max_steps: u32,
     stop_rule: &StopRule,
-) -> ModelCellResult {
-    let mut params = start.to_vec();
-    let mut grad = vec![0.0; params.len()];
-    let mut t = 0u32;
-    loop {
-        let loss = model.loss_and_gradient(&params, &mut grad);
-        let outcome = match stop_rule.classify(loss) {
-            Some(o) => Some(o),
-            None if t == max_steps => Some(Outcome::Unfinished),
-            None => None,
-        };
-        if let Some(outcome) = outcome {
-            return ModelCellResult { outcome, steps: t, final_loss: loss, final_params: params };
-        }
-        for (p, g) in params.iter_mut().zip(&grad) {
-            *p -= learning_rate * g;
-        }
-        t += 1;
-    }
+) -> Result<ModelCellResult, Error> {
+    let run = descent_for(learning_rate, max_steps, stop_rule)?.run(model, start)?;
+    Ok(ModelCellResult::from_run(run))
 }
 
 /// Runs gradient descent of `model` from every start × learning rate, in parallel.
@@ -242,6 +272,11 @@ pub fn run_model_sweep<M: Model>(
     for (k, s) in starts.iter().enumerate() {
         model.check_params(&format!("starts[{k}]"), s)?;
     }
+    let descents = learning_rates
+        .as_slice()
+        .iter()
+        .map(|&lr| descent_for(lr, max_steps, stop_rule))
+        .collect::<Result<Vec<_>, Error>>()?;
     let n_starts = starts.len();
     let total = n_starts * learning_rates.len();
     let done = AtomicUsize::new(0);
@@ -250,15 +285,15 @@ pub fn run_model_sweep<M: Model>(
         .into_par_iter()
         .map(|range| {
             let len = range.len();
-            let out: Vec<_> = range
+            let out = range
                 .map(|idx| {
-                    let lr = learning_rates.as_slice()[idx / n_starts];
-                    descend(model, &starts[idx % n_starts], lr, max_steps, stop_rule)
+                    let run = descents[idx / n_starts].run(model, &starts[idx % n_starts])?;
+                    Ok(ModelCellResult::from_run(run))
                 })
-                .collect();
+                .collect::<Result<Vec<_>, Error>>()?;
             progress.report(done.fetch_add(len, Ordering::Relaxed) + len, total);
-            out
+            Ok(out)
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     Ok(chunks.into_iter().flatten().collect())
 }

@@ -39,8 +39,14 @@ pub fn write_atomic(
     write: impl FnOnce(&mut BufWriter<fs::File>) -> Result<()>,
 ) -> Result<()> {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(
         ".{name}.tmp-{}-{}",
         std::process::id(),
@@ -51,7 +57,9 @@ pub fn write_atomic(
         let mut w = BufWriter::new(file);
         write(&mut w)?;
         w.flush().map_err(|e| SweepError::io(&tmp, e))?;
-        let file = w.into_inner().map_err(|e| SweepError::io(&tmp, e.into_error()))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| SweepError::io(&tmp, e.into_error()))?;
         file.sync_all().map_err(|e| SweepError::io(&tmp, e))?;
         fs::rename(&tmp, path).map_err(|e| SweepError::io(path, e))?;
         if let Ok(d) = fs::File::open(dir) {
@@ -80,10 +88,18 @@ impl Shard {
     /// Shard `index` of `count` (`index < count`, `count ≥ 1`).
     pub fn new(index: usize, count: usize) -> Result<Self, Error> {
         if count == 0 {
-            return Err(Error::invalid_value("shard count", count, "must be at least 1"));
+            return Err(Error::invalid_value(
+                "shard count",
+                count,
+                "must be at least 1",
+            ));
         }
         if index >= count {
-            return Err(Error::invalid_value("shard index", index, &format!("must be < shard count {count}")));
+            return Err(Error::invalid_value(
+                "shard index",
+                index,
+                &format!("must be < shard count {count}"),
+            ));
         }
         Ok(Shard { index, count })
     }
@@ -125,10 +141,16 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     let path = dir.join(MANIFEST);
     match fs::File::open(&path) {
         Ok(f) => {
-            let m: Manifest = serde_json::from_reader(BufReader::new(f))
-                .map_err(|source| SweepError::Json { path: path.clone(), source })?;
+            let m: Manifest =
+                serde_json::from_reader(BufReader::new(f)).map_err(|source| SweepError::Json {
+                    path: path.clone(),
+                    source,
+                })?;
             if m.format_version != FORMAT_VERSION {
-                return Err(SweepError::corrupt(&path, format!("format_version {}", m.format_version)));
+                return Err(SweepError::corrupt(
+                    &path,
+                    format!("format_version {}", m.format_version),
+                ));
             }
             Ok(Some(m))
         }
@@ -147,20 +169,29 @@ fn prepare_dir(dir: &Path, spec: &SweepSpec, chunk_cells: usize) -> Result<()> {
             let path = dir.join(MANIFEST);
             let found_hash = found.hash(&path)?;
             if found_hash != spec.hash64() || found.spec != *spec {
-                return Err(SweepError::SpecMismatch { path: dir.to_owned(), expected: spec.hash64(), found: found_hash });
+                return Err(SweepError::SpecMismatch {
+                    path: dir.to_owned(),
+                    expected: spec.hash64(),
+                    found: found_hash,
+                });
             }
             if found.chunk_cells != chunk_cells {
                 return Err(SweepError::Invalid(Error::invalid_value(
                     "chunk_cells",
                     chunk_cells,
-                    &format!("the directory was started with chunk_cells = {}", found.chunk_cells),
+                    &format!(
+                        "the directory was started with chunk_cells = {}",
+                        found.chunk_cells
+                    ),
                 )));
             }
             Ok(())
         }
         None => write_atomic(&dir.join(MANIFEST), |w| {
-            serde_json::to_writer_pretty(&mut *w, &want)
-                .map_err(|source| SweepError::Json { path: dir.join(MANIFEST), source })
+            serde_json::to_writer_pretty(&mut *w, &want).map_err(|source| SweepError::Json {
+                path: dir.join(MANIFEST),
+                source,
+            })
         }),
     }
 }
@@ -171,19 +202,30 @@ fn chunk_path(dir: &Path, chunk: usize) -> PathBuf {
 
 fn read_chunk(path: &Path, range: std::ops::Range<usize>) -> Result<Vec<CellRecord>> {
     let f = fs::File::open(path).map_err(|e| SweepError::io(path, e))?;
-    let records = record::read_csv(BufReader::new(f))
-        .map_err(|source| SweepError::Csv { path: path.to_owned(), source })?;
+    let records = record::read_csv(BufReader::new(f)).map_err(|source| SweepError::Csv {
+        path: path.to_owned(),
+        source,
+    })?;
     let ok = records.len() == range.len()
-        && records.iter().zip(range.clone()).all(|(r, idx)| r.index == idx as u64);
+        && records
+            .iter()
+            .zip(range.clone())
+            .all(|(r, idx)| r.index == idx as u64);
     if !ok {
-        return Err(SweepError::corrupt(path, format!("expected cells {range:?}")));
+        return Err(SweepError::corrupt(
+            path,
+            format!("expected cells {range:?}"),
+        ));
     }
     Ok(records)
 }
 
 fn write_records_csv(path: &Path, records: &[CellRecord]) -> Result<()> {
     write_atomic(path, |w| {
-        record::write_csv(&mut *w, records).map_err(|source| SweepError::Csv { path: path.to_owned(), source })
+        record::write_csv(&mut *w, records).map_err(|source| SweepError::Csv {
+            path: path.to_owned(),
+            source,
+        })
     })
 }
 
@@ -192,25 +234,40 @@ pub fn write_results(dir: &Path, spec: &SweepSpec, records: &[CellRecord]) -> Re
     fs::create_dir_all(dir).map_err(|e| SweepError::io(dir, e))?;
     write_records_csv(&dir.join(CELLS_CSV), records)?;
     let path = dir.join(CELLS_JSON);
-    let doc = SweepDocument { format_version: FORMAT_VERSION, spec: spec.clone(), cells: records.to_vec() };
+    let doc = SweepDocument {
+        format_version: FORMAT_VERSION,
+        spec: spec.clone(),
+        cells: records.to_vec(),
+    };
     write_atomic(&path, |w| {
-        record::write_json(&mut *w, &doc).map_err(|source| SweepError::Json { path: path.clone(), source })
+        record::write_json(&mut *w, &doc).map_err(|source| SweepError::Json {
+            path: path.clone(),
+            source,
+        })
     })
 }
 
 /// Reads `cells.csv` from a file.
 pub fn read_results_csv(path: &Path) -> Result<Vec<CellRecord>> {
     let f = fs::File::open(path).map_err(|e| SweepError::io(path, e))?;
-    record::read_csv(BufReader::new(f)).map_err(|source| SweepError::Csv { path: path.to_owned(), source })
+    record::read_csv(BufReader::new(f)).map_err(|source| SweepError::Csv {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Reads `cells.json` from a file.
 pub fn read_results_json(path: &Path) -> Result<SweepDocument> {
     let f = fs::File::open(path).map_err(|e| SweepError::io(path, e))?;
-    let doc = record::read_json(BufReader::new(f))
-        .map_err(|source| SweepError::Json { path: path.to_owned(), source })?;
+    let doc = record::read_json(BufReader::new(f)).map_err(|source| SweepError::Json {
+        path: path.to_owned(),
+        source,
+    })?;
     if doc.format_version != FORMAT_VERSION {
-        return Err(SweepError::corrupt(path, format!("format_version {}", doc.format_version)));
+        return Err(SweepError::corrupt(
+            path,
+            format!("format_version {}", doc.format_version),
+        ));
     }
     Ok(doc)
 }
@@ -249,7 +306,11 @@ pub fn run_toy_sweep_in_dir(
     prepare_dir(dir, spec, options.chunk_cells)?;
     let ranges = chunk_ranges(spec.len(), options.chunk_cells);
     let mine: Vec<usize> = (0..ranges.len()).filter(|&c| shard.owns(c)).collect();
-    let todo: Vec<usize> = mine.iter().copied().filter(|&c| !chunk_path(dir, c).is_file()).collect();
+    let todo: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&c| !chunk_path(dir, c).is_file())
+        .collect();
     let total_cells: usize = mine.iter().map(|&c| ranges[c].len()).sum();
     let done = AtomicUsize::new(total_cells - todo.iter().map(|&c| ranges[c].len()).sum::<usize>());
     let table = InputTable::new(spec);
@@ -261,13 +322,24 @@ pub fn run_toy_sweep_in_dir(
             return;
         }
         let range = ranges[c].clone();
-        let mut out = vec![ToyCellResult::default(); range.len()];
-        run_toy_range(spec, &table, backend, range.clone(), &mut out);
+        let mut out: Vec<ToyCellResult> = Vec::with_capacity(range.len());
+        run_toy_range(
+            spec,
+            &table,
+            backend,
+            range.clone(),
+            &mut out.spare_capacity_mut()[..range.len()],
+        );
+        // SAFETY: run_toy_range wrote every element of the range.
+        unsafe { out.set_len(range.len()) };
         let records = record::toy_records_from(spec, range.start, &out);
         match write_records_csv(&chunk_path(dir, c), &records) {
             Ok(()) => {
                 computed.fetch_add(1, Ordering::Relaxed);
-                progress.report(done.fetch_add(range.len(), Ordering::Relaxed) + range.len(), total_cells);
+                progress.report(
+                    done.fetch_add(range.len(), Ordering::Relaxed) + range.len(),
+                    total_cells,
+                );
             }
             Err(e) => {
                 first_error.lock().expect("lock").get_or_insert(e);
@@ -302,7 +374,12 @@ fn collect_chunks(dirs: &[&Path], ranges: &[std::ops::Range<usize>]) -> Result<V
             .iter()
             .map(|d| chunk_path(d, c))
             .find(|p| p.is_file())
-            .ok_or_else(|| SweepError::corrupt(dirs[0], format!("chunk {c} is in none of the shard directories")))?;
+            .ok_or_else(|| {
+                SweepError::corrupt(
+                    dirs[0],
+                    format!("chunk {c} is in none of the shard directories"),
+                )
+            })?;
         records.extend(read_chunk(&path, range.clone())?);
     }
     Ok(records)
@@ -315,17 +392,24 @@ pub fn merge_shards(shard_dirs: &[&Path], out_dir: &Path) -> Result<Vec<CellReco
     let first = *shard_dirs
         .first()
         .ok_or_else(|| Error::invalid_value("shard_dirs", "[]", "must not be empty"))?;
-    let manifest = read_manifest(first)?
-        .ok_or_else(|| SweepError::corrupt(first, "no manifest.json"))?;
+    let manifest =
+        read_manifest(first)?.ok_or_else(|| SweepError::corrupt(first, "no manifest.json"))?;
     let hash = manifest.hash(&first.join(MANIFEST))?;
     for dir in &shard_dirs[1..] {
         let m = read_manifest(dir)?.ok_or_else(|| SweepError::corrupt(*dir, "no manifest.json"))?;
         let found = m.hash(&dir.join(MANIFEST))?;
         if found != hash || m.spec != manifest.spec {
-            return Err(SweepError::SpecMismatch { path: dir.to_path_buf(), expected: hash, found });
+            return Err(SweepError::SpecMismatch {
+                path: dir.to_path_buf(),
+                expected: hash,
+                found,
+            });
         }
         if m.chunk_cells != manifest.chunk_cells {
-            return Err(SweepError::corrupt(*dir, format!("chunk_cells {} != {}", m.chunk_cells, manifest.chunk_cells)));
+            return Err(SweepError::corrupt(
+                *dir,
+                format!("chunk_cells {} != {}", m.chunk_cells, manifest.chunk_cells),
+            ));
         }
     }
     let ranges = chunk_ranges(manifest.n_cells, manifest.chunk_cells);
