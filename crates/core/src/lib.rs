@@ -25,3 +25,5 @@ pub mod toy;
 pub use error::{Error, Result};
 pub use model::Model;
 pub use outcome::{Outcome, StopRule};
+pub mod data;
+pub mod mlp;

@@ -1,0 +1,2 @@
+//! MLP benchmark (written below).
+fn main() {}

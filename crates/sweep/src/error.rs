@@ -1,0 +1,81 @@
+//! The error type of sweeps: invalid specs (wrapping the core's [`symstab_core::Error`]),
+//! I/O and format failures of result files, and resume/shard mismatches.
+//!
+//! A diverged, NaN or unfinished cell is never an error: it is a recorded outcome.
+
+use std::path::PathBuf;
+
+use thiserror::Error as ThisError;
+
+/// Result alias for fallible sweep routines.
+pub type Result<T, E = SweepError> = std::result::Result<T, E>;
+
+/// Why a sweep could not be set up, run, stored or loaded.
+#[derive(Debug, ThisError)]
+#[non_exhaustive]
+pub enum SweepError {
+    /// An invalid grid, learning rate, start set or stop rule (names the field and value).
+    #[error(transparent)]
+    Invalid(#[from] symstab_core::Error),
+    /// Reading or writing a file failed.
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A CSV file could not be written or parsed.
+    #[error("csv error on {path}: {source}")]
+    Csv {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: csv::Error,
+    },
+    /// A JSON file could not be written or parsed.
+    #[error("json error on {path}: {source}")]
+    Json {
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: serde_json::Error,
+    },
+    /// An output directory holds results of a different spec than the one being run.
+    #[error(
+        "output directory {path} holds a sweep with spec hash {found:016x}, \
+         but this spec hashes to {expected:016x}"
+    )]
+    SpecMismatch {
+        /// The output directory.
+        path: PathBuf,
+        /// Hash of the spec being run.
+        expected: u64,
+        /// Hash found in the directory's manifest.
+        found: u64,
+    },
+    /// A stored result is inconsistent (wrong cell count, missing chunk, bad format version).
+    #[error("inconsistent sweep data in {path}: {reason}")]
+    Corrupt {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl SweepError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        SweepError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        SweepError::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! Results on disk: atomic writes, resumable sweeps in an output directory, shards for
+//! cluster array jobs, and the merge of shard outputs.
+//!
+//! An output directory holds `manifest.json` (format version, spec, spec hash, chunk size),
+//! `chunks/chunk-NNNNNNNN.csv` (the records of each finished chunk) and, once every chunk
+//! is there, `cells.csv` and `cells.json`. Every file is written to a temporary file in the
+//! same directory, fsynced and renamed into place, so a file either is complete or does not
+//! exist. Re-running the same spec into the directory skips the finished chunks; a
+//! different spec is an error. This module is the crate's only I/O.
+
+use std::fs;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use symstab_core::Error;
+
+use crate::error::{Result, SweepError};
+use crate::grid::SweepSpec;
+use crate::kernel::{Backend, ToyCellResult};
+use crate::record::{self, CellRecord, FORMAT_VERSION, SweepDocument};
+use crate::runner::{InputTable, Progress, RunOptions, chunk_ranges, run_toy_range};
+
+/// Name of the manifest file in an output directory.
+pub const MANIFEST: &str = "manifest.json";
+/// Name of the final CSV file.
+pub const CELLS_CSV: &str = "cells.csv";
+/// Name of the final JSON file.
+pub const CELLS_JSON: &str = "cells.json";
+const CHUNK_DIR: &str = "chunks";
+
+/// Writes a file atomically: `write` fills a temporary file in the same directory, which
+/// is fsynced and renamed over `path` (then the directory is fsynced).
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<fs::File>) -> Result<()>,
+) -> Result<()> {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let file = fs::File::create(&tmp).map_err(|e| SweepError::io(&tmp, e))?;
+        let mut w = BufWriter::new(file);
+        write(&mut w)?;
+        w.flush().map_err(|e| SweepError::io(&tmp, e))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| SweepError::io(&tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| SweepError::io(&tmp, e))?;
+        fs::rename(&tmp, path).map_err(|e| SweepError::io(path, e))?;
+        if let Ok(d) = fs::File::open(dir) {
+            // Persist the rename; some filesystems refuse fsync on a directory, which is fine.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Which part of a sweep a job runs: chunk `c` belongs to shard `c mod count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl Shard {
+    /// The whole sweep (shard 0 of 1).
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Shard `index` of `count` (`index < count`, `count ≥ 1`).
+    pub fn new(index: usize, count: usize) -> Result<Self, Error> {
+        if count == 0 {
+            return Err(Error::invalid_value(
+                "shard count",
+                count,
+                "must be at least 1",
+            ));
+        }
+        if index >= count {
+            return Err(Error::invalid_value(
+                "shard index",
+                index,
+                &format!("must be < shard count {count}"),
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether chunk `chunk` belongs to this shard.
+    pub fn owns(&self, chunk: usize) -> bool {
+        chunk % self.count == self.index
+    }
+}
+
+/// Contents of `manifest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Manifest {
+    format_version: u32,
+    spec_hash: String,
+    chunk_cells: usize,
+    n_cells: usize,
+    spec: SweepSpec,
+}
+
+impl Manifest {
+    fn new(spec: &SweepSpec, chunk_cells: usize) -> Self {
+        Manifest {
+            format_version: FORMAT_VERSION,
+            spec_hash: format!("{:016x}", spec.hash64()),
+            chunk_cells,
+            n_cells: spec.len(),
+            spec: spec.clone(),
+        }
+    }
+
+    fn hash(&self, path: &Path) -> Result<u64> {
+        u64::from_str_radix(&self.spec_hash, 16)
+            .map_err(|_| SweepError::corrupt(path, format!("bad spec_hash {:?}", self.spec_hash)))
+    }
+}
+
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
+    let path = dir.join(MANIFEST);
+    match fs::File::open(&path) {
+        Ok(f) => {
+            let m: Manifest =
+                serde_json::from_reader(BufReader::new(f)).map_err(|source| SweepError::Json {
+                    path: path.clone(),
+                    source,
+                })?;
+            if m.format_version != FORMAT_VERSION {
+                return Err(SweepError::corrupt(
+                    &path,
+                    format!("format_version {}", m.format_version),
+                ));
+            }
+            Ok(Some(m))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SweepError::io(path, e)),
+    }
+}
+
+/// Creates the manifest, or checks that the existing one is for the same spec and chunking.
+fn prepare_dir(dir: &Path, spec: &SweepSpec, chunk_cells: usize) -> Result<()> {
+    let chunks = dir.join(CHUNK_DIR);
+    fs::create_dir_all(&chunks).map_err(|e| SweepError::io(&chunks, e))?;
+    let want = Manifest::new(spec, chunk_cells);
+    match read_manifest(dir)? {
+        Some(found) => {
+            let path = dir.join(MANIFEST);
+            let found_hash = found.hash(&path)?;
+            if found_hash != spec.hash64() || found.spec != *spec {
+                return Err(SweepError::SpecMismatch {
+                    path: dir.to_owned(),
+                    expected: spec.hash64(),
+                    found: found_hash,
+                });
+            }
+            if found.chunk_cells != chunk_cells {
+                return Err(SweepError::Invalid(Error::invalid_value(
+                    "chunk_cells",
+                    chunk_cells,
+                    &format!(
+                        "the directory was started with chunk_cells = {}",
+                        found.chunk_cells
+                    ),
+                )));
+            }
+            Ok(())
+        }
+        None => write_atomic(&dir.join(MANIFEST), |w| {
+            serde_json::to_writer_pretty(&mut *w, &want).map_err(|source| SweepError::Json {
+                path: dir.join(MANIFEST),
+                source,
+            })
+        }),
+    }
+}
+
+fn chunk_path(dir: &Path, chunk: usize) -> PathBuf {
+    dir.join(CHUNK_DIR).join(format!("chunk-{chunk:08}.csv"))
+}
+
+fn read_chunk(path: &Path, range: std::ops::Range<usize>) -> Result<Vec<CellRecord>> {
+    let f = fs::File::open(path).map_err(|e| SweepError::io(path, e))?;
+    let records = record::read_csv(BufReader::new(f)).map_err(|source| SweepError::Csv {
+        path: path.to_owned(),
+        source,
+    })?;
+    let ok = records.len() == range.len()
+        && records
+            .iter()
+            .zip(range.clone())
+            .all(|(r, idx)| r.index == idx as u64);
+    if !ok {
+        return Err(SweepError::corrupt(
+            path,
+            format!("expected cells {range:?}"),
+        ));
+    }
+    Ok(records)
+}
+
+fn write_records_csv(path: &Path, records: &[CellRecord]) -> Result<()> {
+    write_atomic(path, |w| {
+        record::write_csv(&mut *w, records).map_err(|source| SweepError::Csv {
+            path: path.to_owned(),
+            source,
+        })
+    })
+}
+
+/// Writes `cells.csv` and `cells.json` for a complete sweep into `dir`.
+pub fn write_results(dir: &Path, spec: &SweepSpec, records: &[CellRecord]) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| SweepError::io(dir, e))?;
+    write_records_csv(&dir.join(CELLS_CSV), records)?;
+    let path = dir.join(CELLS_JSON);
+    let doc = SweepDocument {
+        format_version: FORMAT_VERSION,
+        spec: spec.clone(),
+        cells: records.to_vec(),
+    };
+    write_atomic(&path, |w| {
+        record::write_json(&mut *w, &doc).map_err(|source| SweepError::Json {
+            path: path.clone(),
+            source,
+        })
+    })
+}
+
+/// Reads `cells.csv` from a file.
+pub fn read_results_csv(path: &Path) -> Result<Vec<CellRecord>> {
+    let f = fs::File::open(path).map_err(|e| SweepError::io(path, e))?;
+    record::read_csv(BufReader::new(f)).map_err(|source| SweepError::Csv {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads `cells.json` from a file.
+pub fn read_results_json(path: &Path) -> Result<SweepDocument> {
+    let f = fs::File::open(path).map_err(|e| SweepError::io(path, e))?;
+    let doc = record::read_json(BufReader::new(f)).map_err(|source| SweepError::Json {
+        path: path.to_owned(),
+        source,
+    })?;
+    if doc.format_version != FORMAT_VERSION {
+        return Err(SweepError::corrupt(
+            path,
+            format!("format_version {}", doc.format_version),
+        ));
+    }
+    Ok(doc)
+}
+
+/// What a run into a directory did.
+#[derive(Debug, Clone)]
+pub struct DirRunSummary {
+    /// Chunks of the whole sweep.
+    pub chunks_total: usize,
+    /// Chunks belonging to the shard that ran.
+    pub chunks_in_shard: usize,
+    /// Chunks computed by this run.
+    pub chunks_computed: usize,
+    /// Chunks found finished and skipped.
+    pub chunks_reused: usize,
+    /// Every chunk of the shard is on disk.
+    pub shard_complete: bool,
+    /// All records, when the whole sweep is complete (then `cells.csv`/`cells.json` exist).
+    pub records: Option<Vec<CellRecord>>,
+}
+
+/// Runs (or resumes) shard `shard` of a toy sweep into `dir`, one CSV per chunk.
+///
+/// When the run covers the whole sweep ([`Shard::ALL`]) and every chunk is finished, it
+/// also writes `cells.csv` and `cells.json` and returns the records. Cancellation through
+/// [`RunOptions::cancel`] leaves the finished chunks in place for the next run.
+pub fn run_toy_sweep_in_dir(
+    dir: &Path,
+    spec: &SweepSpec,
+    options: &RunOptions,
+    shard: Shard,
+    progress: &dyn Progress,
+) -> Result<DirRunSummary> {
+    spec.validate()?;
+    options.validate()?;
+    prepare_dir(dir, spec, options.chunk_cells)?;
+    let ranges = chunk_ranges(spec.len(), options.chunk_cells);
+    let mine: Vec<usize> = (0..ranges.len()).filter(|&c| shard.owns(c)).collect();
+    let todo: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&c| !chunk_path(dir, c).is_file())
+        .collect();
+    let total_cells: usize = mine.iter().map(|&c| ranges[c].len()).sum();
+    let done = AtomicUsize::new(total_cells - todo.iter().map(|&c| ranges[c].len()).sum::<usize>());
+    let table = InputTable::new(spec);
+    let backend = options.backend.unwrap_or_else(Backend::detect);
+    let computed = AtomicUsize::new(0);
+    let first_error = Mutex::new(None);
+    todo.par_iter().for_each(|&c| {
+        if options.cancelled() || first_error.lock().expect("lock").is_some() {
+            return;
+        }
+        let range = ranges[c].clone();
+        let mut out: Vec<ToyCellResult> = Vec::with_capacity(range.len());
+        run_toy_range(
+            spec,
+            &table,
+            backend,
+            range.clone(),
+            &mut out.spare_capacity_mut()[..range.len()],
+        );
+        // SAFETY: run_toy_range wrote every element of the range.
+        unsafe { out.set_len(range.len()) };
+        let records = record::toy_records_from(spec, range.start, &out);
+        match write_records_csv(&chunk_path(dir, c), &records) {
+            Ok(()) => {
+                computed.fetch_add(1, Ordering::Relaxed);
+                progress.report(
+                    done.fetch_add(range.len(), Ordering::Relaxed) + range.len(),
+                    total_cells,
+                );
+            }
+            Err(e) => {
+                first_error.lock().expect("lock").get_or_insert(e);
+            }
+        }
+    });
+    if let Some(e) = first_error.into_inner().expect("lock") {
+        return Err(e);
+    }
+    let chunks_computed = computed.into_inner();
+    let shard_complete = mine.iter().all(|&c| chunk_path(dir, c).is_file());
+    let mut summary = DirRunSummary {
+        chunks_total: ranges.len(),
+        chunks_in_shard: mine.len(),
+        chunks_computed,
+        chunks_reused: mine.len() - todo.len(),
+        shard_complete,
+        records: None,
+    };
+    if shard_complete && shard == Shard::ALL {
+        let records = collect_chunks(&[dir], &ranges)?;
+        write_results(dir, spec, &records)?;
+        summary.records = Some(records);
+    }
+    Ok(summary)
+}
+
+fn collect_chunks(dirs: &[&Path], ranges: &[std::ops::Range<usize>]) -> Result<Vec<CellRecord>> {
+    let mut records = Vec::with_capacity(ranges.last().map_or(0, |r| r.end));
+    for (c, range) in ranges.iter().enumerate() {
+        let path = dirs
+            .iter()
+            .map(|d| chunk_path(d, c))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                SweepError::corrupt(
+                    dirs[0],
+                    format!("chunk {c} is in none of the shard directories"),
+                )
+            })?;
+        records.extend(read_chunk(&path, range.clone())?);
+    }
+    Ok(records)
+}
+
+/// Merges the chunk outputs of shard directories (same spec and chunking) into `out_dir`,
+/// writing its manifest, `cells.csv` and `cells.json`; returns the records, identical to
+/// those of an unsharded run.
+pub fn merge_shards(shard_dirs: &[&Path], out_dir: &Path) -> Result<Vec<CellRecord>> {
+    let first = *shard_dirs
+        .first()
+        .ok_or_else(|| Error::invalid_value("shard_dirs", "[]", "must not be empty"))?;
+    let manifest =
+        read_manifest(first)?.ok_or_else(|| SweepError::corrupt(first, "no manifest.json"))?;
+    let hash = manifest.hash(&first.join(MANIFEST))?;
+    for dir in &shard_dirs[1..] {
+        let m = read_manifest(dir)?.ok_or_else(|| SweepError::corrupt(*dir, "no manifest.json"))?;
+        let found = m.hash(&dir.join(MANIFEST))?;
+        if found != hash || m.spec != manifest.spec {
+            return Err(SweepError::SpecMismatch {
+                path: dir.to_path_buf(),
+                expected: hash,
+                found,
+            });
+        }
+        if m.chunk_cells != manifest.chunk_cells {
+            return Err(SweepError::corrupt(
+                *dir,
+                format!("chunk_cells {} != {}", m.chunk_cells, manifest.chunk_cells),
+            ));
+        }
+    }
+    let ranges = chunk_ranges(manifest.n_cells, manifest.chunk_cells);
+    let records = collect_chunks(shard_dirs, &ranges)?;
+    prepare_dir(out_dir, &manifest.spec, manifest.chunk_cells)?;
+    write_results(out_dir, &manifest.spec, &records)?;
+    Ok(records)
+}
