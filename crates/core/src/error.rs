@@ -45,9 +45,7 @@ pub enum Error {
         value: f64,
     },
     /// A matrix passed to a symmetric eigen-solver is too far from symmetric.
-    #[error(
-        "matrix is not symmetric: max |A - Aᵀ| = {asymmetry:e} exceeds tolerance {tolerance:e}"
-    )]
+    #[error("matrix is not symmetric: max |A - Aᵀ| = {asymmetry:e} exceeds tolerance {tolerance:e}")]
     NotSymmetric {
         /// Largest absolute difference between an entry and its transpose.
         asymmetry: f64,
@@ -68,19 +66,12 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::InvalidValue`].
     pub fn invalid_value(field: &str, value: impl std::fmt::Display, reason: &str) -> Self {
-        Error::InvalidValue {
-            field: field.to_owned(),
-            value: value.to_string(),
-            reason: reason.to_owned(),
-        }
+        Error::InvalidValue { field: field.to_owned(), value: value.to_string(), reason: reason.to_owned() }
     }
 
     /// Shorthand for [`Error::InvalidSpec`].
     pub fn invalid_spec(what: &str, reason: impl Into<String>) -> Self {
-        Error::InvalidSpec {
-            what: what.to_owned(),
-            reason: reason.into(),
-        }
+        Error::InvalidSpec { what: what.to_owned(), reason: reason.into() }
     }
 }
 
@@ -89,11 +80,7 @@ pub fn check_len(what: &str, values: &[f64], expected: usize) -> Result<()> {
     if values.len() == expected {
         Ok(())
     } else {
-        Err(Error::DimensionMismatch {
-            what: what.to_owned(),
-            expected,
-            got: values.len(),
-        })
+        Err(Error::DimensionMismatch { what: what.to_owned(), expected, got: values.len() })
     }
 }
 
@@ -101,11 +88,7 @@ pub fn check_len(what: &str, values: &[f64], expected: usize) -> Result<()> {
 pub fn check_finite(what: &str, values: &[f64]) -> Result<()> {
     match values.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
-        Some(index) => Err(Error::NonFinite {
-            what: what.to_owned(),
-            index,
-            value: values[index],
-        }),
+        Some(index) => Err(Error::NonFinite { what: what.to_owned(), index, value: values[index] }),
     }
 }
 
@@ -114,10 +97,6 @@ pub fn check_learning_rate(field: &str, learning_rate: f64) -> Result<()> {
     if learning_rate.is_finite() && learning_rate > 0.0 {
         Ok(())
     } else {
-        Err(Error::invalid_value(
-            field,
-            learning_rate,
-            "must be finite and > 0",
-        ))
+        Err(Error::invalid_value(field, learning_rate, "must be finite and > 0"))
     }
 }
