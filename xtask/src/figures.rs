@@ -1,0 +1,260 @@
+//! `cargo xtask figures`: the list of figures, the options, and what they share (outcome
+//! colours, cell legends). Each figure lives in its own module and returns the files it
+//! wrote; the numbers come from symstab-core and symstab-sweep.
+
+mod divergence_map;
+mod orbit;
+mod orbit_lr_map;
+mod orbit_spectrum;
+mod study_animation;
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use plotters::style::RGBColor;
+use symstab_core::Outcome;
+use symstab_sweep::record::CellRecord;
+
+use crate::render::axis::{Axis, Scale};
+use crate::render::colour;
+use crate::render::draw::{LegendEntry, Swatch};
+
+/// Result of a figure routine.
+pub type FigureResult<T = ()> = Result<T, Box<dyn Error>>;
+
+/// Settings shared by every figure.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Output folder.
+    pub out: PathBuf,
+    /// Coarse grids for tests.
+    pub quick: bool,
+}
+
+impl Context {
+    /// Path of an output file.
+    pub fn path(&self, file_name: &str) -> PathBuf {
+        self.out.join(file_name)
+    }
+}
+
+/// One figure: its name for `--only`, a one-line description, and its renderer.
+struct Figure {
+    name: &'static str,
+    about: &'static str,
+    render: fn(&Context) -> FigureResult<Vec<PathBuf>>,
+}
+
+const FIGURES: &[Figure] = &[
+    Figure {
+        name: "animations",
+        about: "the study's three gradient-descent animations over the loss contours (GIF + final-frame PNG)",
+        render: study_animation::render,
+    },
+    Figure {
+        name: "divergence-map",
+        about: "outcome and steps to converge over start points (a, b) at η = 0.02, with 2/λmax = η",
+        render: divergence_map::render,
+    },
+    Figure {
+        name: "orbit-lr-map",
+        about: "outcome over learning rate × position on the orbit a·b = 9, with 2/λmax and the critical rate",
+        render: orbit_lr_map::render,
+    },
+    Figure {
+        name: "orbit-spectrum",
+        about: "λmax, 2/λmax and the critical learning rate along the orbit a·b = 9",
+        render: orbit_spectrum::render,
+    },
+];
+
+/// Options of `cargo xtask figures`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    only: Vec<String>,
+    quick: bool,
+    out: PathBuf,
+    list: bool,
+}
+
+impl Options {
+    /// Parses the arguments after `figures`.
+    pub fn parse(args: &[String]) -> FigureResult<Options> {
+        let mut options = Options {
+            only: vec![],
+            quick: false,
+            out: default_out_dir(),
+            list: false,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--quick" => options.quick = true,
+                "--list" => options.list = true,
+                "--only" => {
+                    let name = args
+                        .next()
+                        .ok_or("--only needs a figure name (see --list)")?;
+                    if !FIGURES.iter().any(|f| f.name == name) {
+                        return Err(format!("--only {name:?}: no such figure (see --list)").into());
+                    }
+                    options.only.push(name.clone());
+                }
+                "--out" => {
+                    options.out = PathBuf::from(args.next().ok_or("--out needs a directory")?)
+                }
+                other => return Err(format!("figures: unknown argument {other:?}").into()),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// The repository's `figures/` folder.
+fn default_out_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("figures")
+}
+
+/// Renders the selected figures.
+pub fn run(options: &Options) -> FigureResult {
+    if options.list {
+        for figure in FIGURES {
+            println!("{:<16} {}", figure.name, figure.about);
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(&options.out)
+        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+    let context = Context {
+        out: options.out.clone(),
+        quick: options.quick,
+    };
+    let started = Instant::now();
+    for figure in FIGURES
+        .iter()
+        .filter(|f| options.only.is_empty() || options.only.iter().any(|o| o == f.name))
+    {
+        let t0 = Instant::now();
+        eprintln!("{}: {}", figure.name, figure.about);
+        let files = (figure.render)(&context).map_err(|e| format!("{}: {e}", figure.name))?;
+        let names: Vec<String> = files
+            .iter()
+            .map(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        eprintln!(
+            "  wrote {} in {:.2} s",
+            names.join(", "),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!(
+        "figures written to {} in {:.2} s",
+        options.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Colour scale of "steps to converge" (log axis, from 1 to the largest count).
+pub struct StepsScale {
+    /// The colour-bar axis.
+    pub axis: Axis,
+}
+
+impl StepsScale {
+    /// A scale covering the converged cells' step counts.
+    pub fn for_cells(records: &[CellRecord]) -> StepsScale {
+        let max = records
+            .iter()
+            .filter(|r| r.outcome == Outcome::Converged)
+            .map(|r| r.steps)
+            .max()
+            .unwrap_or(1)
+            .max(10);
+        let axis = Axis::new("steps to converge", 1.0, max as f64, Scale::Log);
+        StepsScale { axis }
+    }
+
+    /// Colour of a step count (counts below 1 get the colour of 1, a non-finite count
+    /// the non-finite colour).
+    pub fn colour(&self, steps: f64) -> RGBColor {
+        if !steps.is_finite() {
+            return colour::NON_FINITE;
+        }
+        let (lo, hi) = self.axis.unit_range();
+        match self.axis.to_units(steps.max(1.0)) {
+            Some(u) => colour::sequential((u - lo) / (hi - lo)),
+            None => colour::NON_FINITE,
+        }
+    }
+
+    /// Colour of a cell: steps shade when converged, fixed colours otherwise.
+    pub fn cell_colour(&self, record: &CellRecord) -> RGBColor {
+        match record.outcome {
+            Outcome::Converged => self.colour(record.steps as f64),
+            Outcome::Diverged => colour::DIVERGED,
+            Outcome::Unfinished => colour::UNFINISHED,
+        }
+    }
+}
+
+/// Counts of converged, diverged and unfinished cells.
+pub fn outcome_counts(records: &[CellRecord]) -> [usize; 3] {
+    let mut counts = [0; 3];
+    for r in records {
+        counts[match r.outcome {
+            Outcome::Converged => 0,
+            Outcome::Diverged => 1,
+            Outcome::Unfinished => 2,
+        }] += 1;
+    }
+    counts
+}
+
+/// Legend rows for the fixed-colour cell categories that occur.
+pub fn category_legend(records: &[CellRecord], max_steps: u32) -> Vec<LegendEntry> {
+    let [_, diverged, unfinished] = outcome_counts(records);
+    let mut entries = vec![LegendEntry::new(
+        Swatch::Patch(colour::DIVERGED),
+        format!("diverged ({diverged} cells)"),
+    )];
+    if unfinished > 0 {
+        entries.push(LegendEntry::new(
+            Swatch::Patch(colour::UNFINISHED),
+            format!("unfinished after {max_steps} steps ({unfinished})"),
+        ));
+    }
+    entries
+}
+
+/// A legend note when a curve has points without a value (drawn as gaps), else `None`.
+pub fn gap_note(curve: &str, values: impl IntoIterator<Item = f64>) -> Option<LegendEntry> {
+    let missing = values.into_iter().filter(|v| !v.is_finite()).count();
+    (missing > 0).then(|| {
+        LegendEntry::new(
+            Swatch::Blank,
+            format!("{curve}: no value at {missing} points (gaps)"),
+        )
+    })
+}
+
+/// Writes sweep records as tidy CSV with symstab-sweep's own writer.
+pub fn write_records(path: &Path, records: &[CellRecord]) -> FigureResult {
+    let file = std::fs::File::create(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    symstab_sweep::record::write_csv(std::io::BufWriter::new(file), records)?;
+    Ok(())
+}
+
+/// A point written as "(a, b)" with the shortest decimals.
+pub fn point_label(p: [f64; 2]) -> String {
+    use crate::render::axis::format_number;
+    format!("({}, {})", format_number(p[0]), format_number(p[1]))
+}
