@@ -177,18 +177,26 @@ fn run_in_dir(
         out: Some(dir.display().to_string()),
         ..SweepSummary::default()
     };
-    let shard_cells: usize = symstab_sweep::runner::chunk_ranges(spec.len(), options.chunk_cells)
+    let ranges = symstab_sweep::runner::chunk_ranges(spec.len(), options.chunk_cells);
+    summary.cells = ranges
         .iter()
         .enumerate()
         .filter(|(c, _)| shard.owns(*c))
         .map(|(_, r)| r.len())
         .sum();
-    summary.cells = shard_cells;
     for entry in owned {
-        let (_, path) = entry;
-        let records = store::read_results_csv(path)?;
+        let (chunk, path) = entry;
+        // A complete sweep returns its records; otherwise read the shard's chunk files.
+        let read;
+        let records: &[CellRecord] = match (&result.records, ranges.get(*chunk)) {
+            (Some(all), Some(range)) => &all[range.clone()],
+            _ => {
+                read = store::read_results_csv(path)?;
+                &read
+            }
+        };
         let fresh = !before.contains(entry);
-        for r in &records {
+        for r in records {
             add_outcome(&mut summary, r.outcome);
             if fresh {
                 summary.computed += 1;
