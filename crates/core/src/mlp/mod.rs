@@ -44,7 +44,7 @@ mod linalg;
 mod network;
 pub mod symmetry;
 
-pub use file::ProblemFile;
+pub use file::{FileLoss, ProblemFile};
 pub use network::{Activation, LayerLayout, LayerView, LayerViewMut, Mlp};
 
 use nalgebra::DMatrix;
