@@ -34,9 +34,9 @@ use std::mem::MaybeUninit;
 use crate::kernel::{Cells, ToyCellResult, ToyParams, finish_cell};
 
 /// Lane groups of 8 per block.
-pub(super) const GROUPS: usize = 4;
+pub(super) const GROUPS: usize = 5;
 /// Steps per burst.
-pub(super) const BURST: usize = 8;
+pub(super) const BURST: usize = 16;
 
 /// Whether the register kernel gives the generic kernel's bits for these inputs.
 pub(super) fn supports(params: &ToyParams, learning_rate: &[f64]) -> bool {
