@@ -16,6 +16,8 @@
 //! only on its own inputs, so the results are the same bits whatever the thread count.
 //!
 //! Cell order: `index = lr_idx · n_positions + alpha_idx`.
+// `!(x <= tol)` is deliberate: it also rejects a NaN deviation.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
