@@ -17,7 +17,7 @@
 
 use crate::data::Targets;
 use crate::mlp::linalg::{View, add_column_sums, gemm, mul_add_bt, mul_rows};
-use crate::mlp::network::Mlp;
+use crate::mlp::network::{Activation, Mlp};
 
 /// Loss kinds of an MLP problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,14 +379,59 @@ pub(crate) fn hvp_block(
 ) -> f64 {
     HVP_WORK.with(|cell| {
         let mut work = cell.borrow_mut();
-        hvp_block_with(
-            net, head, params, v, x, targets, nb, scale, out, &mut work,
-        )
+        hvp_block_with(net, head, params, v, x, targets, nb, scale, out, &mut work)
     })
 }
 
+/// h = σ(z), σ'(z) into `d1` and R{h} = σ'(z)·R{z}, row by row: `s` holds rows [z | R{z}]
+/// and `hn` receives rows [h | R{h}] (2·nb each); `f(z)` returns (σ(z), σ'(z)).
+#[inline(always)]
+fn activate_rows(
+    s: &[f64],
+    hn: &mut [f64],
+    d1: &mut [f64],
+    nb: usize,
+    f: impl Fn(f64) -> (f64, f64),
+) {
+    let n2 = 2 * nb;
+    for ((zr, hr), dr) in s
+        .chunks_exact(n2)
+        .zip(hn.chunks_exact_mut(n2))
+        .zip(d1.chunks_exact_mut(nb))
+    {
+        let (z, rz) = zr.split_at(nb);
+        let (h, rh) = hr.split_at_mut(nb);
+        for i in 0..nb {
+            let (value, slope) = f(z[i]);
+            h[i] = value;
+            dr[i] = slope;
+            rh[i] = slope * rz[i];
+        }
+    }
+}
+
+/// Σ of a slice with 8 partial sums (lane l takes indices ≡ l mod 8), added in a fixed tree.
+#[inline(always)]
+fn sum_lanes(x: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            acc[l] += c[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for v in chunks.remainder() {
+        s += v;
+    }
+    s
+}
+
+crate::mlp::linalg::multiversion!(hvp_block_with, hvp_block_kernel, (net: &Mlp, head: Head, params: &[f64], v: &[f64], x: &[f64], targets: BlockTargets<'_>, nb: usize, scale: f64, out: &mut [f64], w: &mut HvpWork) -> f64);
+
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn hvp_block_with(
+fn hvp_block_kernel(
     net: &Mlp,
     head: Head,
     params: &[f64],
@@ -444,16 +489,29 @@ fn hvp_block_with(
             let curved = act.second_derivative_may_be_nonzero();
             let hn = sized(&mut upper[0], fo * n2);
             let d1 = sized(&mut w.d1[k], fo * nb);
-            for j in 0..fo {
-                let zr = &s[j * n2..(j + 1) * n2];
-                let (z, rz) = zr.split_at(nb);
-                let (h, rh) = hn[j * n2..(j + 1) * n2].split_at_mut(nb);
-                let dr = &mut d1[j * nb..(j + 1) * nb];
-                for i in 0..nb {
-                    let d = act.derivative(z[i]);
-                    h[i] = act.value(z[i]);
-                    dr[i] = d;
-                    rh[i] = d * rz[i];
+            // One loop per activation kind, so that each compiles to branch-free vector code.
+            match act {
+                Activation::Relu => {
+                    activate_rows(
+                        s,
+                        hn,
+                        d1,
+                        nb,
+                        |z| {
+                            if z > 0.0 { (z, 1.0) } else { (0.0, 0.0) }
+                        },
+                    )
+                }
+                Activation::LeakyRelu { slope } => activate_rows(s, hn, d1, nb, |z| {
+                    if z > 0.0 {
+                        (z, 1.0)
+                    } else {
+                        (slope * z, slope)
+                    }
+                }),
+                Activation::Identity => activate_rows(s, hn, d1, nb, |z| (z, 1.0)),
+                Activation::Tanh => {
+                    activate_rows(s, hn, d1, nb, |z| (act.value(z), act.derivative(z)))
                 }
             }
             if curved {
@@ -480,7 +538,11 @@ fn hvp_block_with(
     let delta = sized(&mut w.delta, nb * m);
     let probs = sized(
         &mut w.probs,
-        if head == Head::CrossEntropy { nb * m } else { 0 },
+        if head == Head::CrossEntropy {
+            nb * m
+        } else {
+            0
+        },
     );
     let loss = loss_head(head, f, m, targets, scale, delta, probs);
     let rdelta = sized(&mut w.rdelta, nb * m);
@@ -516,7 +578,7 @@ fn hvp_block_with(
         );
         let ob = &mut out[l.bias_offset..l.bias_offset + fo];
         for (j, o) in ob.iter_mut().enumerate() {
-            *o += dd[j * n2..j * n2 + nb].iter().sum::<f64>();
+            *o += sum_lanes(&dd[j * n2..j * n2 + nb]);
         }
         if k == 0 {
             break;
