@@ -139,6 +139,23 @@ fn reflector(x: &[f64]) -> (f64, f64, Vec<f64>) {
 }
 
 fn tridiagonalise(a: &DMatrix<f64>) -> Tridiagonal {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX2 (checked just above).
+        return unsafe { tridiagonalise_avx2(a) };
+    }
+    tridiagonalise_body(a)
+}
+
+/// [`tridiagonalise`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn tridiagonalise_avx2(a: &DMatrix<f64>) -> Tridiagonal {
+    tridiagonalise_body(a)
+}
+
+#[inline(always)]
+fn tridiagonalise_body(a: &DMatrix<f64>) -> Tridiagonal {
     let n = a.nrows();
     let mut a = a.as_slice().to_vec();
     let mut diagonal = vec![0.0; n];
@@ -182,12 +199,11 @@ fn tridiagonalise(a: &DMatrix<f64>) -> Tridiagonal {
                 if tau != 0.0 {
                     let uj = u[j - start];
                     let (p_head, p_tail) = p[j - start..].split_at_mut(1);
-                    let mut dot = column[0] * uj;
-                    for ((x, ui), pi) in column[1..].iter().zip(&u[j - start + 1..]).zip(p_tail) {
-                        dot += x * ui;
+                    let (x_tail, u_tail) = (&column[1..], &u[j - start + 1..]);
+                    p_head[0] += column[0] * uj + dot(x_tail, u_tail);
+                    for (pi, x) in p_tail.iter_mut().zip(x_tail) {
                         *pi += x * uj;
                     }
-                    p_head[0] += dot;
                 }
             }
         }
@@ -218,6 +234,23 @@ fn tridiagonalise(a: &DMatrix<f64>) -> Tridiagonal {
 impl Tridiagonal {
     /// Q = H_0⋯H_{n−2}, formed by applying the reflectors to I from the last one back.
     fn orthogonal_factor(&self) -> DMatrix<f64> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2 (checked just above).
+            return unsafe { self.orthogonal_factor_avx2() };
+        }
+        self.orthogonal_factor_body()
+    }
+
+    /// [`Tridiagonal::orthogonal_factor`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn orthogonal_factor_avx2(&self) -> DMatrix<f64> {
+        self.orthogonal_factor_body()
+    }
+
+    #[inline(always)]
+    fn orthogonal_factor_body(&self) -> DMatrix<f64> {
         let n = self.diagonal.len();
         let mut q = DMatrix::<f64>::identity(n, n);
         let data = q.as_mut_slice();
@@ -231,7 +264,7 @@ impl Tridiagonal {
             // Columns < start of the rows start.. are still zero at this point.
             for j in start..n {
                 let column = &mut data[j * n + start..(j + 1) * n];
-                let s = tau * column.iter().zip(v).map(|(x, y)| x * y).sum::<f64>();
+                let s = tau * dot(column, v);
                 for (x, vi) in column.iter_mut().zip(v) {
                     *x -= s * vi;
                 }
@@ -273,6 +306,7 @@ pub(crate) fn tridiagonal_ql(
     // Below this an off-diagonal entry is negligible in absolute terms (and its square
     // would underflow).
     let tiny = f64::MIN_POSITIVE / f64::EPSILON;
+    let mut rotations = Vec::with_capacity(m);
     for l in 0..m {
         loop {
             // The first negligible off-diagonal entry at or after l.
@@ -316,18 +350,12 @@ pub(crate) fn tridiagonal_ql(
                 p = s * r;
                 d[i + 1] = g + p;
                 g = c * r - b;
-                if let Some(z) = z.as_deref_mut() {
-                    let rows = z.nrows();
-                    let (left, right) = z.as_mut_slice().split_at_mut((i + 1) * rows);
-                    let lower = &mut left[i * rows..];
-                    let upper = &mut right[..rows];
-                    for (zl, zu) in lower.iter_mut().zip(upper.iter_mut()) {
-                        let (x, y) = (*zl, *zu);
-                        *zu = s * x + c * y;
-                        *zl = c * x - s * y;
-                    }
-                }
+                rotations.push((c, s));
             }
+            if let Some(z) = z.as_deref_mut() {
+                apply_rotation_chain(z, end, &rotations);
+            }
+            rotations.clear();
             if underflow {
                 continue;
             }
@@ -337,6 +365,61 @@ pub(crate) fn tridiagonal_ql(
         }
     }
     d.iter().all(|x| x.is_finite())
+}
+
+/// Applies one QL sweep's Givens rotations to the columns of `z`: `rotations[k] = (c, s)`
+/// rotates columns i = `end` − 1 − k and i + 1 as (z_i, z_{i+1}) ← (c·z_i − s·z_{i+1},
+/// s·z_i + c·z_{i+1}), in order k = 0, 1, … (each a pass over two contiguous columns).
+fn apply_rotation_chain(z: &mut DMatrix<f64>, end: usize, rotations: &[(f64, f64)]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor supports AVX2 (checked just above).
+        return unsafe { apply_rotation_chain_avx2(z, end, rotations) };
+    }
+    apply_rotation_chain_body(z, end, rotations)
+}
+
+/// [`apply_rotation_chain`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn apply_rotation_chain_avx2(z: &mut DMatrix<f64>, end: usize, rotations: &[(f64, f64)]) {
+    apply_rotation_chain_body(z, end, rotations)
+}
+
+#[inline(always)]
+fn apply_rotation_chain_body(z: &mut DMatrix<f64>, end: usize, rotations: &[(f64, f64)]) {
+    let rows = z.nrows();
+    let data = z.as_mut_slice();
+    for (k, &(c, s)) in rotations.iter().enumerate() {
+        let i = end - 1 - k;
+        let (left, right) = data.split_at_mut((i + 1) * rows);
+        let lower = &mut left[i * rows..];
+        let upper = &mut right[..rows];
+        for (zl, zu) in lower.iter_mut().zip(upper.iter_mut()) {
+            let (x, y) = (*zl, *zu);
+            *zu = s * x + c * y;
+            *zl = c * x - s * y;
+        }
+    }
+}
+
+/// Dot product with four independent accumulators (so that it vectorises).
+#[inline(always)]
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
+    let tail: f64 = xc
+        .remainder()
+        .iter()
+        .zip(yc.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
+    for (a, b) in xc.zip(yc) {
+        for t in 0..4 {
+            acc[t] += a[t] * b[t];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Cyclic Jacobi on the symmetrised lower triangle of `a` (the fallback; slow but always
