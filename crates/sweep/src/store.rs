@@ -281,6 +281,8 @@ pub struct DirRunSummary {
     pub chunks_in_shard: usize,
     /// Chunks computed by this run.
     pub chunks_computed: usize,
+    /// Indices of the chunks computed by this run, ascending.
+    pub computed_chunks: Vec<usize>,
     /// Chunks found finished and skipped.
     pub chunks_reused: usize,
     /// Every chunk of the shard is on disk.
@@ -315,7 +317,7 @@ pub fn run_toy_sweep_in_dir(
     let done = AtomicUsize::new(total_cells - todo.iter().map(|&c| ranges[c].len()).sum::<usize>());
     let table = InputTable::new(spec);
     let backend = options.backend.unwrap_or_else(Backend::detect);
-    let computed = AtomicUsize::new(0);
+    let computed = Mutex::new(Vec::with_capacity(todo.len()));
     let first_error = Mutex::new(None);
     todo.par_iter().for_each(|&c| {
         if options.cancelled() || first_error.lock().expect("lock").is_some() {
@@ -335,7 +337,7 @@ pub fn run_toy_sweep_in_dir(
         let records = record::toy_records_from(spec, range.start, &out);
         match write_records_csv(&chunk_path(dir, c), &records) {
             Ok(()) => {
-                computed.fetch_add(1, Ordering::Relaxed);
+                computed.lock().expect("lock").push(c);
                 progress.report(
                     done.fetch_add(range.len(), Ordering::Relaxed) + range.len(),
                     total_cells,
@@ -349,12 +351,14 @@ pub fn run_toy_sweep_in_dir(
     if let Some(e) = first_error.into_inner().expect("lock") {
         return Err(e);
     }
-    let chunks_computed = computed.into_inner();
+    let mut computed_chunks = computed.into_inner().expect("lock");
+    computed_chunks.sort_unstable();
     let shard_complete = mine.iter().all(|&c| chunk_path(dir, c).is_file());
     let mut summary = DirRunSummary {
         chunks_total: ranges.len(),
         chunks_in_shard: mine.len(),
-        chunks_computed,
+        chunks_computed: computed_chunks.len(),
+        computed_chunks,
         chunks_reused: mine.len() - todo.len(),
         shard_complete,
         records: None,

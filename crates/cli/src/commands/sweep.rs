@@ -164,14 +164,12 @@ fn run_in_dir(
     shard: Shard,
     progress: &Reporter,
 ) -> Result<SweepSummary> {
-    // FIXME: symstab_sweep's DirRunSummary reports chunk counts only; the cells and steps
-    // computed by this run are found from the chunk files present before and after it
-    // (the layout `chunks/chunk-NNNNNNNN.csv` documented in symstab_sweep::store).
-    let before = chunk_files(dir)?;
     let result = store::run_toy_sweep_in_dir(dir, spec, options, shard, progress)
         .with_context(|| format!("--out {}", dir.display()))?;
-    let after = chunk_files(dir)?;
-    let owned: Vec<&(usize, PathBuf)> = after.iter().filter(|(c, _)| shard.owns(*c)).collect();
+    let owned: Vec<(usize, PathBuf)> = chunk_files(dir)?
+        .into_iter()
+        .filter(|(c, _)| shard.owns(*c))
+        .collect();
     let mut summary = SweepSummary {
         complete: result.shard_complete,
         out: Some(dir.display().to_string()),
@@ -184,8 +182,7 @@ fn run_in_dir(
         .filter(|(c, _)| shard.owns(*c))
         .map(|(_, r)| r.len())
         .sum();
-    for entry in owned {
-        let (chunk, path) = entry;
+    for (chunk, path) in &owned {
         // A complete sweep returns its records; otherwise read the shard's chunk files.
         let read;
         let records: &[CellRecord] = match (&result.records, ranges.get(*chunk)) {
@@ -195,7 +192,7 @@ fn run_in_dir(
                 &read
             }
         };
-        let fresh = !before.contains(entry);
+        let fresh = result.computed_chunks.binary_search(chunk).is_ok();
         for r in records {
             add_outcome(&mut summary, r.outcome);
             if fresh {
