@@ -128,8 +128,12 @@ impl StallMonitor {
         let r = self.rule;
         if self.saved && t >= r.revert_every && t.is_multiple_of(r.revert_every) {
             let before = self.losses[t - r.revert_every];
-            // A non-finite loss is a rise too.
-            if !(loss <= (1.0 + r.revert_rise) * before) {
+            // A NaN loss counts as a rise too.
+            let limit = (1.0 + r.revert_rise) * before;
+            if matches!(
+                loss.partial_cmp(&limit),
+                Some(std::cmp::Ordering::Greater) | None
+            ) {
                 self.saved = false;
                 return StallDecision::Revert;
             }
