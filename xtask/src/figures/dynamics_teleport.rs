@@ -257,7 +257,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             let y = Axis::new(
                 &format!("loss, {} (η = {})", setup.name, format_number(setup.learning_rate)),
                 lo * 0.8,
-                hi * 1.25,
+                hi.min(20.0 * per_policy[0][0].losses[0]) * 1.25,
                 Scale::Log,
             );
             let mut series = vec![];
@@ -279,7 +279,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                     stat(&|v| v.iter().sum::<f64>() / v.len() as f64),
                     LineStyle::solid(line_colour(k), 3),
                     format!(
-                        "{}: final {:.4} ({:.4}–{:.4}), {} teleports, {} reverts",
+                        "{}: final {:.4} ({:.4}–{:.4}), teleports {}, reverts {}",
                         row.policy,
                         row.final_loss_mean,
                         row.final_loss_min,
@@ -290,11 +290,11 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                 ));
                 series.push(Series::unlabelled(
                     stat(&|v| v.iter().copied().fold(f64::INFINITY, f64::min)),
-                    LineStyle::solid(line_colour(k), 1),
+                    LineStyle::solid(line_colour(k), 2),
                 ));
                 series.push(Series::unlabelled(
                     stat(&|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
-                    LineStyle::solid(line_colour(k), 1),
+                    LineStyle::solid(line_colour(k), 2),
                 ));
             }
             let extra = vec![LegendEntry::new(
