@@ -130,7 +130,8 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             .map(|r| r.sharpness_limit)
             .chain(runs.iter().flat_map(|r| r.records.iter().map(|x| x.lambda_max)))
             .fold(0.0, f64::max);
-        let y = Axis::new("λmax (largest Hessian eigenvalue)", 0.0, top * 1.08, Scale::Linear);
+        // Headroom above the highest line for the legend.
+        let y = Axis::new("λmax (largest Hessian eigenvalue)", 0.0, top * 1.8, Scale::Linear);
         let mut series = vec![];
         for (k, (&(eta, beta), run)) in RUNS.iter().zip(&runs).enumerate() {
             series.push(Series::new(
