@@ -15,6 +15,7 @@
 //! ```
 
 pub mod descent;
+pub mod dynamics;
 pub mod error;
 pub mod matrix_free;
 pub mod model;
@@ -28,4 +29,3 @@ pub use model::Model;
 pub use outcome::{Outcome, StopRule};
 pub mod data;
 pub mod mlp;
-pub mod dynamics;

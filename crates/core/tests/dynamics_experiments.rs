@@ -1,5 +1,6 @@
 //! The one-step curve, the conservation identity and drift, sharpness tracking, and the
 //! toy catapult numbers.
+#![allow(clippy::float_cmp)] // linspace ends exactly on its end point
 
 use symstab_core::Model;
 use symstab_core::data::teacher_student;
@@ -22,7 +23,10 @@ fn one_step_curve_starts_at_the_loss_and_matches_a_descent_step() {
     assert_eq!(etas[10], 1.0);
     let curve = one_step_curve(&ts.problem, p, &etas).unwrap();
     assert_eq!(curve[0].loss.to_bits(), ts.problem.loss(p).to_bits());
-    let run = GradientDescent::new(0.3, 1).unwrap().run(&ts.problem, p).unwrap();
+    let run = GradientDescent::new(0.3, 1)
+        .unwrap()
+        .run(&ts.problem, p)
+        .unwrap();
     assert!((curve[3].loss - run.losses[1]).abs() <= 1e-14 * run.losses[1]);
     // Small steps decrease the loss.
     let tiny = one_step_curve(&ts.problem, p, &[1e-4]).unwrap();
@@ -38,7 +42,12 @@ fn conservation_identity_holds_along_a_run_and_drift_scales_like_eta_squared() {
         .iter()
         .fold(0.0_f64, |m, c| m.max(c.abs()));
     for r in &records {
-        assert!(r.identity_error <= 1e-12 * scale.max(1.0), "step {}: {}", r.step, r.identity_error);
+        assert!(
+            r.identity_error <= 1e-12 * scale.max(1.0),
+            "step {}: {}",
+            r.step,
+            r.identity_error
+        );
     }
     // Small rates: over 20 steps the path (and so the gradients) barely depend on η.
     let etas = [1e-4, 2e-4, 4e-4, 8e-4];
@@ -56,9 +65,15 @@ fn conservation_identity_holds_along_a_run_and_drift_scales_like_eta_squared() {
 fn sharpness_is_recorded_every_k_steps() {
     let ts = teacher_student(&[3, 5, 1], Activation::Tanh, 40, 6).unwrap();
     let opt = Optimizer::new(0.1).unwrap();
-    let run =
-        sharpness_during_training(&ts.problem, &ts.student_params, &opt, 25, 10, StopRule::default())
-            .unwrap();
+    let run = sharpness_during_training(
+        &ts.problem,
+        &ts.student_params,
+        &opt,
+        25,
+        10,
+        StopRule::default(),
+    )
+    .unwrap();
     assert_eq!(run.losses.len(), 26);
     let steps: Vec<usize> = run.records.iter().map(|r| r.step).collect();
     assert_eq!(steps, vec![0, 10, 20, 25]);
@@ -66,9 +81,15 @@ fn sharpness_is_recorded_every_k_steps() {
     assert!((run.sharpness_limit - 20.0).abs() < 1e-12);
     assert!(run.records.iter().all(|r| r.lambda_max > 0.0));
     let momentum = Optimizer::new(0.1).unwrap().with_momentum(0.5).unwrap();
-    let run =
-        sharpness_during_training(&ts.problem, &ts.student_params, &momentum, 1, 1, StopRule::default())
-            .unwrap();
+    let run = sharpness_during_training(
+        &ts.problem,
+        &ts.student_params,
+        &momentum,
+        1,
+        1,
+        StopRule::default(),
+    )
+    .unwrap();
     assert!((run.sharpness_limit - 30.0).abs() < 1e-12);
 }
 
@@ -95,6 +116,11 @@ fn catapult_regimes_of_the_toy_from_one_nine() {
     let pts = orbit_critical_ratios(9.0, &[(1.0f64 / 3.0).ln(), 0.0], &options).unwrap();
     assert!((pts[0].a - 1.0).abs() < 1e-12 && (pts[0].b - 9.0).abs() < 1e-12);
     assert!(pts[0].ratio > 1.8 && pts[0].ratio < 2.2, "{}", pts[0].ratio);
-    assert!(pts[1].ratio > pts[0].ratio, "{} vs {}", pts[1].ratio, pts[0].ratio);
+    assert!(
+        pts[1].ratio > pts[0].ratio,
+        "{} vs {}",
+        pts[1].ratio,
+        pts[0].ratio
+    );
     assert!(pts[1].balance.abs() < 1e-12);
 }

@@ -1,5 +1,6 @@
 //! Optimiser update rules against hand-computed steps, the momentum step bound, and
 //! minibatch SGD (seeded batches, batch gradients, the full-batch limit).
+#![allow(clippy::float_cmp)] // hand-computed steps with exactly representable values
 
 use symstab_core::Model;
 use symstab_core::data::teacher_student;
@@ -110,7 +111,10 @@ fn invalid_settings_are_rejected_with_the_field_name() {
     assert!(Optimizer::new(0.0).is_err());
     let e = Optimizer::new(0.1).unwrap().with_momentum(1.0).unwrap_err();
     assert!(e.to_string().contains("momentum"), "{e}");
-    let e = Optimizer::new(0.1).unwrap().with_clip_norm(-1.0).unwrap_err();
+    let e = Optimizer::new(0.1)
+        .unwrap()
+        .with_clip_norm(-1.0)
+        .unwrap_err();
     assert!(e.to_string().contains("clip_norm"), "{e}");
     let e = MinibatchSchedule::new(10, 11, 0).unwrap_err();
     assert!(e.to_string().contains("batch_size"), "{e}");
@@ -172,7 +176,10 @@ fn momentum_bound_separates_convergence_from_divergence_on_a_quadratic() {
         assert_eq!(run(0.98 * bound), Outcome::Converged, "β = {beta}");
         assert_eq!(run(1.02 * bound), Outcome::Diverged, "β = {beta}");
     }
-    assert_eq!(momentum_stable_learning_rate(0.0, 0.5), StepBound::Unbounded);
+    assert_eq!(
+        momentum_stable_learning_rate(0.0, 0.5),
+        StepBound::Unbounded
+    );
 }
 
 #[test]
@@ -182,7 +189,10 @@ fn seeded_batches_are_reproducible_and_cover_every_sample() {
     let e0 = s.epoch_batches(0);
     assert_eq!(e0, s.epoch_batches(0));
     assert_ne!(e0, s.epoch_batches(1));
-    assert_ne!(e0, MinibatchSchedule::new(103, 10, 8).unwrap().epoch_batches(0));
+    assert_ne!(
+        e0,
+        MinibatchSchedule::new(103, 10, 8).unwrap().epoch_batches(0)
+    );
     assert_eq!(e0.len(), 11);
     assert_eq!(e0.last().unwrap().len(), 3);
     let mut all: Vec<usize> = e0.concat();
@@ -233,7 +243,9 @@ fn sgd_is_reproducible_and_full_batch_sgd_is_gradient_descent() {
     // One epoch by hand: θ ← θ − η ∇L_batch(θ) for the batches of epoch 0 in order.
     let mut theta = ts.student_params.clone();
     for batch in s.epoch_batches(0) {
-        let g = subset_problem(&ts.problem, &batch).unwrap().gradient(&theta);
+        let g = subset_problem(&ts.problem, &batch)
+            .unwrap()
+            .gradient(&theta);
         for (t, gi) in theta.iter_mut().zip(&g) {
             *t -= 0.05 * gi;
         }

@@ -108,10 +108,17 @@ fn every_threshold_is_configurable() {
     // The revert check at t = 12 compares L_12 = base with L_8 > base: no revert.
     let d = decisions(rule, &losses);
     assert_eq!(d[0], (10, StallDecision::Teleport));
-    assert_eq!(d.len(), 1, "the rise at 13–14 is checked only at t = 16: {d:?}");
+    assert_eq!(
+        d.len(),
+        1,
+        "the rise at 13–14 is checked only at t = 16: {d:?}"
+    );
     losses.extend([base * 1.6, base * 1.6]);
     let d = decisions(rule, &losses);
-    assert_eq!(d, vec![(10, StallDecision::Teleport), (16, StallDecision::Revert)]);
+    assert_eq!(
+        d,
+        vec![(10, StallDecision::Teleport), (16, StallDecision::Revert)]
+    );
     assert!(StallMonitor::new(StallRule { window: 0, ..rule }).is_err());
     assert!(
         StallMonitor::new(StallRule {

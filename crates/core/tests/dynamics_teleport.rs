@@ -1,5 +1,6 @@
 //! Teleports leave the function unchanged, the orbit derivatives match finite differences,
 //! each policy moves its objective the right way, and teleport training logs its jumps.
+#![allow(clippy::float_cmp)] // a revert restores the saved point exactly, so its loss is bit-identical
 
 use symstab_core::Model;
 use symstab_core::data::{TeacherStudent, teacher_student};
@@ -41,12 +42,21 @@ fn every_policy_leaves_the_function_unchanged() {
     let scale = before.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
     for policy in POLICIES {
         let moved = teleport(&ts.problem, p, &policy, 9).unwrap();
-        assert!(moved.output_change <= 1e-10, "{}: {}", policy.name(), moved.output_change);
+        assert!(
+            moved.output_change <= 1e-10,
+            "{}: {}",
+            policy.name(),
+            moved.output_change
+        );
         let after = ts.problem.outputs(&moved.params).unwrap();
         for (a, b) in before.iter().zip(&after) {
             assert!((a - b).abs() <= 1e-10 * scale, "{}", policy.name());
         }
-        assert!(moved.log_scales.iter().any(|u| u.abs() > 1e-3), "{} moved", policy.name());
+        assert!(
+            moved.log_scales.iter().any(|u| u.abs() > 1e-3),
+            "{} moved",
+            policy.name()
+        );
         assert_ne!(&moved.params, p);
     }
 }
@@ -91,7 +101,10 @@ fn gradient_norm_derivative_matches_finite_differences() {
     assert_eq!(n, 9);
     let (f0, d) = gradient_norm_log_scale_gradient(&ts.problem, p);
     let g2 = |u: &[f64]| {
-        let q = rescale_from_log_scales(net, u).unwrap().apply(net, p).unwrap();
+        let q = rescale_from_log_scales(net, u)
+            .unwrap()
+            .apply(net, p)
+            .unwrap();
         ts.problem.gradient(&q).iter().map(|x| x * x).sum::<f64>()
     };
     assert!((g2(&vec![0.0; n]) - f0).abs() < 1e-14 * f0);
@@ -108,8 +121,13 @@ fn sharpness_derivative_matches_finite_differences_of_dense_lambda_max() {
     let (net, p) = (ts.problem.network(), &ts.student_params);
     let n = n_log_scales(net);
     let dense = |u: &[f64]| {
-        let q = rescale_from_log_scales(net, u).unwrap().apply(net, p).unwrap();
-        SymmetricEigen::new(ts.problem.hessian(&q)).unwrap().lambda_max()
+        let q = rescale_from_log_scales(net, u)
+            .unwrap()
+            .apply(net, p)
+            .unwrap();
+        SymmetricEigen::new(ts.problem.hessian(&q))
+            .unwrap()
+            .lambda_max()
     };
     let (lambda, d) = lambda_max_log_scale_gradient(&ts.problem, p, 1).unwrap();
     let exact = dense(&vec![0.0; n]);
@@ -127,10 +145,24 @@ fn the_searches_move_their_objectives_the_right_way() {
     let p = &ts.student_params;
     let norm2 = |q: &[f64]| ts.problem.gradient(q).iter().map(|x| x * x).sum::<f64>();
     let up = teleport(&ts.problem, p, &POLICIES[1], 0).unwrap();
-    assert!(norm2(&up.params) > 1.2 * norm2(p), "{} vs {}", norm2(&up.params), norm2(p));
+    assert!(
+        norm2(&up.params) > 1.2 * norm2(p),
+        "{} vs {}",
+        norm2(&up.params),
+        norm2(p)
+    );
     let down = teleport(&ts.problem, p, &POLICIES[2], 0).unwrap();
-    let dense = |q: &[f64]| SymmetricEigen::new(ts.problem.hessian(q)).unwrap().lambda_max();
-    assert!(dense(&down.params) < dense(p), "{} vs {}", dense(&down.params), dense(p));
+    let dense = |q: &[f64]| {
+        SymmetricEigen::new(ts.problem.hessian(q))
+            .unwrap()
+            .lambda_max()
+    };
+    assert!(
+        dense(&down.params) < dense(p),
+        "{} vs {}",
+        dense(&down.params),
+        dense(p)
+    );
     for u in up.log_scales.iter().chain(&down.log_scales) {
         assert!(u.abs() <= 2.0 + 1e-12);
     }

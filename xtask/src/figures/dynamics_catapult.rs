@@ -75,7 +75,11 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let orbit_csv = ctx.path("dynamics_catapult_orbit.csv");
     table::write_csv(&orbit_csv, &orbit)?;
     let balanced = orbit_critical_ratios(9.0, &[0.0], &options)?[0];
-    let ratios: Vec<f64> = orbit.iter().map(|p| p.ratio).filter(|r| r.is_finite()).collect();
+    let ratios: Vec<f64> = orbit
+        .iter()
+        .map(|p| p.ratio)
+        .filter(|r| r.is_finite())
+        .collect();
     eprintln!(
         "  (1, 9): 2/λ0 = {stable:.5}, critical {critical:.5}, ratio {:.3}; (3, 3): ratio {:.3}; orbit ratio range {:.3}–{:.3}",
         start.ratio,
@@ -87,10 +91,27 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let png = ctx.path("dynamics_catapult.png");
     render_png(&png, SIZE, |root| {
         root.fill(&colour::WHITE)?;
-        draw::draw_title(root, "Catapult on the toy (ab − 2)² and the critical rate along a·b = 9", 12)?;
+        draw::draw_title(
+            root,
+            "Catapult on the toy (ab − 2)² and the critical rate along a·b = 9",
+            12,
+        )?;
         let split = 56 + (SIZE.1 as i32 - 56) / 2;
-        loss_panel(root, (0, 56, SIZE.0 as i32 - 10, split - 6), &rates, &runs, stable, critical)?;
-        orbit_panel(root, (0, split + 6, SIZE.0 as i32 - 10, SIZE.1 as i32 - 4), &orbit, &start, &balanced)?;
+        loss_panel(
+            root,
+            (0, 56, SIZE.0 as i32 - 10, split - 6),
+            &rates,
+            &runs,
+            stable,
+            critical,
+        )?;
+        orbit_panel(
+            root,
+            (0, split + 6, SIZE.0 as i32 - 10, SIZE.1 as i32 - 4),
+            &orbit,
+            &start,
+            &balanced,
+        )?;
         Ok(())
     })?;
     Ok(vec![png, loss_csv, orbit_csv])
@@ -113,7 +134,11 @@ fn loss_panel(
         .enumerate()
         .map(|(k, (run, eta))| {
             Series::new(
-                run.losses.iter().enumerate().map(|(t, l)| (t as f64, *l)).collect(),
+                run.losses
+                    .iter()
+                    .enumerate()
+                    .map(|(t, l)| (t as f64, *l))
+                    .collect(),
                 LineStyle::solid(line_colour(k), 3),
                 format!(
                     "η = {:.4} = {:.2} × 2/λ0 ({}): {}",
@@ -144,8 +169,17 @@ fn orbit_panel(
     start: &OrbitCritical,
     balanced: &OrbitCritical,
 ) -> crate::render::draw::DrawResult {
-    let x = Axis::new("orbit position α, (a, b) = (3α, 3/α)", 0.1, 10.0, Scale::Log);
-    let top = orbit.iter().map(|p| p.ratio).filter(|r| r.is_finite()).fold(2.5, f64::max);
+    let x = Axis::new(
+        "orbit position α, (a, b) = (3α, 3/α)",
+        0.1,
+        10.0,
+        Scale::Log,
+    );
+    let top = orbit
+        .iter()
+        .map(|p| p.ratio)
+        .filter(|r| r.is_finite())
+        .fold(2.5, f64::max);
     let y = Axis::new("critical η / (2/λ0)", 0.0, top * 1.15, Scale::Linear);
     let series = [
         Series::new(
@@ -178,6 +212,15 @@ fn orbit_panel(
             format!("balanced start (3, 3): ratio {:.3}", balanced.ratio),
         ),
     ];
-    panel(root, rect, &x, &y, &series, &markers, extra, Corner::BottomLeft)?;
+    panel(
+        root,
+        rect,
+        &x,
+        &y,
+        &series,
+        &markers,
+        extra,
+        Corner::BottomLeft,
+    )?;
     Ok(())
 }

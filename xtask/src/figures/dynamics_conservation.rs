@@ -86,7 +86,10 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let drift = balance_drift(&ts.problem, &trained, &etas, HORIZON)?;
     let drift_csv = ctx.path("dynamics_conservation_drift.csv");
     table::write_csv(&drift_csv, &drift)?;
-    let small: Vec<_> = drift.iter().filter(|d| d.learning_rate <= 1.01e-3).collect();
+    let small: Vec<_> = drift
+        .iter()
+        .filter(|d| d.learning_rate <= 1.01e-3)
+        .collect();
     let slope_small = log_log_slope(
         &small.iter().map(|d| d.learning_rate).collect::<Vec<_>>(),
         &small.iter().map(|d| d.mean_drift).collect::<Vec<_>>(),
@@ -106,7 +109,9 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         root.fill(&colour::WHITE)?;
         draw::draw_title(
             root,
-            &format!("Neuron balances C = ‖θ_in‖² − ‖θ_out‖² under gradient descent, ReLU {widths:?}"),
+            &format!(
+                "Neuron balances C = ‖θ_in‖² − ‖θ_out‖² under gradient descent, ReLU {widths:?}"
+            ),
             12,
         )?;
         let (w, h) = (SIZE.0 as i32, SIZE.1 as i32);
@@ -120,7 +125,10 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         let series: Vec<Series> = (0..n_neurons)
             .map(|j| {
                 Series::unlabelled(
-                    records.iter().map(|r| (r.step as f64, r.balances[j] - c0[j])).collect(),
+                    records
+                        .iter()
+                        .map(|r| (r.step as f64, r.balances[j] - c0[j]))
+                        .collect(),
                     LineStyle::solid(line_colour(j), 1),
                 )
             })
@@ -129,14 +137,28 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             Swatch::Blank,
             format!("{n_neurons} hidden neurons, η = {LEARNING_RATE}; max |C(0)| = {c_scale:.2}"),
         )];
-        panel(root, (0, 56, mid - 6, split - 6), &x, &y, &series, &[], extra, Corner::BottomLeft)?;
+        panel(
+            root,
+            (0, 56, mid - 6, split - 6),
+            &x,
+            &y,
+            &series,
+            &[],
+            extra,
+            Corner::BottomLeft,
+        )?;
         // Panel 2: identity error.
         let pts: Vec<(f64, f64)> = records
             .iter()
             .skip(1)
             .map(|r| (r.step as f64, r.identity_error.max(1e-18)))
             .collect();
-        let y = Axis::new("|C measured − C predicted by the identity|", 1e-18, 1e-12, Scale::Log);
+        let y = Axis::new(
+            "|C measured − C predicted by the identity|",
+            1e-18,
+            1e-12,
+            Scale::Log,
+        );
         let series = [Series::new(
             pts,
             LineStyle::solid(line_colour(0), 1),
@@ -146,10 +168,23 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             Swatch::Blank,
             "identity C' − C = η²(‖g_in‖² − ‖g_out‖²); 1e-18 = exact",
         )];
-        panel(root, (mid + 6, 56, w - 10, split - 6), &x, &y, &series, &[], extra, Corner::TopLeft)?;
+        panel(
+            root,
+            (mid + 6, 56, w - 10, split - 6),
+            &x,
+            &y,
+            &series,
+            &[],
+            extra,
+            Corner::TopLeft,
+        )?;
         // Panel 3: drift vs η.
         let x = Axis::new("learning rate η", 1e-4, 0.1, Scale::Log);
-        let d_lo = drift.iter().map(|d| d.mean_drift).filter(|d| *d > 0.0).fold(f64::INFINITY, f64::min);
+        let d_lo = drift
+            .iter()
+            .map(|d| d.mean_drift)
+            .filter(|d| *d > 0.0)
+            .fold(f64::INFINITY, f64::min);
         let d_hi = drift.iter().map(|d| d.max_drift).fold(0.0, f64::max);
         let y = Axis::new(
             &format!("|C(T) − C(0)| after T = {HORIZON} steps from the trained point"),
@@ -160,12 +195,18 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         let anchor = drift[0].mean_drift / (etas[0] * etas[0]);
         let series = [
             Series::new(
-                drift.iter().map(|d| (d.learning_rate, d.mean_drift)).collect(),
+                drift
+                    .iter()
+                    .map(|d| (d.learning_rate, d.mean_drift))
+                    .collect(),
                 LineStyle::solid(line_colour(0), 3),
                 format!("mean over neurons (slope {slope_small:.3} for η ≤ 1e-3)"),
             ),
             Series::new(
-                drift.iter().map(|d| (d.learning_rate, d.max_drift)).collect(),
+                drift
+                    .iter()
+                    .map(|d| (d.learning_rate, d.max_drift))
+                    .collect(),
                 LineStyle::solid(line_colour(1), 3),
                 "largest over neurons",
             ),
@@ -187,7 +228,16 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                 drift[drift.len() - 1].final_loss
             ),
         )];
-        panel(root, (0, split + 6, w - 10, h - 4), &x, &y, &series, &markers, extra, Corner::TopLeft)?;
+        panel(
+            root,
+            (0, split + 6, w - 10, h - 4),
+            &x,
+            &y,
+            &series,
+            &markers,
+            extra,
+            Corner::TopLeft,
+        )?;
         Ok(())
     })?;
     Ok(vec![png, csv, drift_csv])

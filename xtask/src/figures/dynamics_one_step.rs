@@ -123,7 +123,12 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         let markers: Vec<((f64, f64), _)> = marks
             .iter()
             .enumerate()
-            .map(|(k, m)| ((m.stable_lr, m.loss_after_step_at_stable_lr), disc(line_colour(k), 8)))
+            .map(|(k, m)| {
+                (
+                    (m.stable_lr, m.loss_after_step_at_stable_lr),
+                    disc(line_colour(k), 8),
+                )
+            })
             .collect();
         let mut extra: Vec<LegendEntry> = marks
             .iter()

@@ -44,8 +44,6 @@ pub enum Corner {
     TopRight,
     /// Bottom left.
     BottomLeft,
-    /// Bottom right.
-    BottomRight,
 }
 
 /// A disc marker of the given colour with a black outline.
@@ -67,6 +65,7 @@ pub fn line_colour(k: usize) -> plotters::style::RGBColor {
 /// (series rows first, then `extra` rows). Returns the plot box. Finite values outside the
 /// y range are drawn at its edge (a spike shows as touching the frame), so steep segments
 /// never leave the box. Thick solid curves are stroked segment by segment (no joins).
+#[allow(clippy::too_many_arguments)] // one call per panel, every argument named at the call
 pub fn panel(
     root: &Area<'_>,
     rect: (i32, i32, i32, i32),
@@ -83,7 +82,11 @@ pub fn panel(
             .points
             .iter()
             .map(|&(px, py)| {
-                let py = if py.is_finite() { py.clamp(y.min, y.max) } else { py };
+                let py = if py.is_finite() {
+                    py.clamp(y.min, y.max)
+                } else {
+                    py
+                };
                 (px, py)
             })
             .collect();
@@ -115,11 +118,11 @@ pub fn panel(
         let (w, h) = draw::legend_size(root, &entries);
         let x = match corner {
             Corner::TopLeft | Corner::BottomLeft => l as i32 + 10,
-            Corner::TopRight | Corner::BottomRight => r as i32 - 10 - w,
+            Corner::TopRight => r as i32 - 10 - w,
         };
         let y = match corner {
             Corner::TopLeft | Corner::TopRight => t as i32 + 10,
-            Corner::BottomLeft | Corner::BottomRight => b as i32 - 10 - h,
+            Corner::BottomLeft => b as i32 - 10 - h,
         };
         draw::draw_legend(root, (x, y), &entries)?;
     }

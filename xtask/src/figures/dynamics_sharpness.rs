@@ -57,7 +57,8 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let mut rows = vec![];
     for &(eta, beta) in &RUNS {
         let opt = Optimizer::new(eta)?.with_momentum(beta)?;
-        let run = sharpness_during_training(&problem, &start, &opt, steps, every, StopRule::default())?;
+        let run =
+            sharpness_during_training(&problem, &start, &opt, steps, every, StopRule::default())?;
         let tail: Vec<f64> = run
             .records
             .iter()
@@ -128,19 +129,33 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         let top = runs
             .iter()
             .map(|r| r.sharpness_limit)
-            .chain(runs.iter().flat_map(|r| r.records.iter().map(|x| x.lambda_max)))
+            .chain(
+                runs.iter()
+                    .flat_map(|r| r.records.iter().map(|x| x.lambda_max)),
+            )
             .fold(0.0, f64::max);
         // Headroom above the highest line for the legend.
-        let y = Axis::new("λmax (largest Hessian eigenvalue)", 0.0, top * 1.8, Scale::Linear);
+        let y = Axis::new(
+            "λmax (largest Hessian eigenvalue)",
+            0.0,
+            top * 1.8,
+            Scale::Linear,
+        );
         let mut series = vec![];
         for (k, (&(eta, beta), run)) in RUNS.iter().zip(&runs).enumerate() {
             series.push(Series::new(
-                run.records.iter().map(|r| (r.step as f64, r.lambda_max)).collect(),
+                run.records
+                    .iter()
+                    .map(|r| (r.step as f64, r.lambda_max))
+                    .collect(),
                 LineStyle::solid(line_colour(k), 3),
                 format!("λmax, {}", label(eta, beta)),
             ));
             series.push(Series::new(
-                vec![(0.0, run.sharpness_limit), (steps as f64, run.sharpness_limit)],
+                vec![
+                    (0.0, run.sharpness_limit),
+                    (steps as f64, run.sharpness_limit),
+                ],
                 LineStyle::dashed(line_colour(k), 2),
                 if beta > 0.0 {
                     format!("(2 + 2β)/η = {}", format_number(run.sharpness_limit))
@@ -149,7 +164,16 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                 },
             ));
         }
-        panel(root, (0, 56, SIZE.0 as i32 - 10, split - 6), &x, &y, &series, &[], vec![], Corner::TopRight)?;
+        panel(
+            root,
+            (0, 56, SIZE.0 as i32 - 10, split - 6),
+            &x,
+            &y,
+            &series,
+            &[],
+            vec![],
+            Corner::TopRight,
+        )?;
         let lo = runs
             .iter()
             .flat_map(|r| r.losses.iter().copied())
@@ -163,13 +187,26 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             .enumerate()
             .map(|(k, (&(eta, beta), run))| {
                 Series::new(
-                    run.losses.iter().enumerate().map(|(t, l)| (t as f64, *l)).collect(),
+                    run.losses
+                        .iter()
+                        .enumerate()
+                        .map(|(t, l)| (t as f64, *l))
+                        .collect(),
                     LineStyle::solid(line_colour(k), 2),
                     format!("loss, {}", label(eta, beta)),
                 )
             })
             .collect();
-        panel(root, (0, split + 6, SIZE.0 as i32 - 10, SIZE.1 as i32 - 4), &x, &y, &series, &[], vec![], Corner::TopRight)?;
+        panel(
+            root,
+            (0, split + 6, SIZE.0 as i32 - 10, SIZE.1 as i32 - 4),
+            &x,
+            &y,
+            &series,
+            &[],
+            vec![],
+            Corner::TopRight,
+        )?;
         Ok(())
     })?;
     Ok(vec![png, csv, loss_csv])

@@ -111,7 +111,10 @@ fn setups(quick: bool) -> FigureResult<Vec<Setup>> {
         .map(|s| net.init_he(100 + s as u64, BIAS_STD))
         .collect::<Result<Vec<_>, _>>()?;
     let data = load_real(RealDataset::Diabetes)?;
-    let dnet = Mlp::uniform(if quick { &[10, 6, 1] } else { &[10, 16, 16, 1] }, Activation::Relu)?;
+    let dnet = Mlp::uniform(
+        if quick { &[10, 6, 1] } else { &[10, 16, 16, 1] },
+        Activation::Relu,
+    )?;
     let d_starts = (0..seeds)
         .map(|s| dnet.init_he(200 + s as u64, BIAS_STD))
         .collect::<Result<Vec<_>, _>>()?;
@@ -255,7 +258,11 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                 .filter(|l| l.is_finite() && *l > 0.0);
             let (lo, hi) = all.fold((f64::INFINITY, 0.0_f64), |(a, b), l| (a.min(l), b.max(l)));
             let y = Axis::new(
-                &format!("loss, {} (η = {})", setup.name, format_number(setup.learning_rate)),
+                &format!(
+                    "loss, {} (η = {})",
+                    setup.name,
+                    format_number(setup.learning_rate)
+                ),
                 lo * 0.8,
                 hi.min(20.0 * per_policy[0][0].losses[0]) * 1.25,
                 Scale::Log,

@@ -100,9 +100,7 @@ pub fn balance_drift(
                 steps: last.step,
                 max_drift: drifts.iter().fold(0.0_f64, |m, d| m.max(*d)),
                 mean_drift: drifts.iter().sum::<f64>() / drifts.len().max(1) as f64,
-                max_identity_error: records
-                    .iter()
-                    .fold(0.0_f64, |m, r| m.max(r.identity_error)),
+                max_identity_error: records.iter().fold(0.0_f64, |m, r| m.max(r.identity_error)),
                 final_loss: last.loss,
             })
         })
@@ -133,13 +131,21 @@ pub fn log_log_slope(xs: &[f64], ys: &[f64]) -> Result<f64> {
     let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
     let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     if sxx <= 0.0 {
-        return Err(Error::invalid_value("xs", "constant", "need distinct x values"));
+        return Err(Error::invalid_value(
+            "xs",
+            "constant",
+            "need distinct x values",
+        ));
     }
     Ok(sxy / sxx)
 }
 
 /// Gradient-descent runs of the toy from `start` at each learning rate (losses recorded).
-pub fn catapult_runs(start: [f64; 2], learning_rates: &[f64], max_steps: usize) -> Result<Vec<Run>> {
+pub fn catapult_runs(
+    start: [f64; 2],
+    learning_rates: &[f64],
+    max_steps: usize,
+) -> Result<Vec<Run>> {
     let toy = ProductChain::toy();
     learning_rates
         .iter()

@@ -130,7 +130,11 @@ impl Optimizer {
     /// Panics if the three slices differ in length.
     pub fn step(&self, state: &mut OptimizerState, params: &mut [f64], grad: &mut [f64]) -> f64 {
         assert_eq!(params.len(), grad.len(), "params and gradient lengths");
-        assert_eq!(params.len(), state.velocity.len(), "params and velocity lengths");
+        assert_eq!(
+            params.len(),
+            state.velocity.len(),
+            "params and velocity lengths"
+        );
         let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
         if let Some(c) = self.clip_norm
             && norm > c
@@ -208,7 +212,10 @@ impl MinibatchSchedule {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(epoch);
         order.shuffle(&mut rng);
-        order.chunks(self.batch_size).map(<[usize]>::to_vec).collect()
+        order
+            .chunks(self.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect()
     }
 }
 
@@ -216,7 +223,11 @@ impl MinibatchSchedule {
 fn subset_dataset(data: &Dataset, indices: &[usize]) -> Result<Dataset> {
     let n = data.n_samples();
     if indices.is_empty() {
-        return Err(Error::invalid_value("indices", "[]", "need at least one index"));
+        return Err(Error::invalid_value(
+            "indices",
+            "[]",
+            "need at least one index",
+        ));
     }
     if let Some(&i) = indices.iter().find(|&&i| i >= n) {
         return Err(Error::invalid_value(

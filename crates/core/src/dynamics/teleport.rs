@@ -55,7 +55,10 @@ pub fn rescale_from_log_scales(net: &Mlp, log_scales: &[f64]) -> Result<Symmetry
     let mut offset = 0;
     for layer in 0..net.n_hidden_layers() {
         let d = net.widths()[layer + 1];
-        let factors = log_scales[offset..offset + d].iter().map(|u| u.exp()).collect();
+        let factors = log_scales[offset..offset + d]
+            .iter()
+            .map(|u| u.exp())
+            .collect();
         offset += d;
         g = Symmetry::from(Action::NeuronRescale { layer, factors }).compose(&g);
     }
@@ -70,7 +73,9 @@ pub fn signed_neuron_sums(net: &Mlp, w: &[f64]) -> Vec<f64> {
     for h in 0..net.n_hidden_layers() {
         let (li, lo) = (net.layer(h), net.layer(h + 1));
         for j in 0..li.fan_out {
-            let inc: f64 = (0..li.fan_in).map(|i| w[li.weight_index(i, j)]).sum::<f64>()
+            let inc: f64 = (0..li.fan_in)
+                .map(|i| w[li.weight_index(i, j)])
+                .sum::<f64>()
                 + w[li.bias_index(j)];
             let outg: f64 = (0..lo.fan_out).map(|c| w[lo.weight_index(j, c)]).sum();
             out.push(inc - outg);
@@ -230,7 +235,10 @@ pub fn teleport(
     let moved = g.apply(net, params)?;
     let before = problem.outputs(params)?;
     let after = problem.outputs(&moved)?;
-    let scale = before.iter().fold(0.0_f64, |m, x| m.max(x.abs())).max(f64::MIN_POSITIVE);
+    let scale = before
+        .iter()
+        .fold(0.0_f64, |m, x| m.max(x.abs()))
+        .max(f64::MIN_POSITIVE);
     let change = before
         .iter()
         .zip(&after)
@@ -405,9 +413,7 @@ pub fn train_with_teleports(
                     saved = Some(theta.clone());
                     Some((TeleportKind::Teleport, moved.params, moved.output_change))
                 }
-                StallDecision::Revert => saved
-                    .take()
-                    .map(|p| (TeleportKind::Revert, p, 0.0)),
+                StallDecision::Revert => saved.take().map(|p| (TeleportKind::Revert, p, 0.0)),
             };
             if let Some((kind, new_theta, output_change)) = jump {
                 let lambda_max_before = if loss.is_finite() {
