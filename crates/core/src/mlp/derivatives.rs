@@ -513,11 +513,7 @@ pub(crate) fn hessian_columns_block(
     let n_tan = t1 - t0;
     let base = net.layer(layer).weight_offset;
     let width = net.n_params() - base;
-    let curved: Vec<bool> = net
-        .activations()
-        .iter()
-        .map(|a| a.second_derivative_may_be_nonzero())
-        .collect();
+    let curved: Vec<bool> = net.activations().iter().map(|a| a.second_derivative_may_be_nonzero()).collect();
     work.rz.resize(n_layers, Vec::new());
     work.rh.resize(n_layers, Vec::new());
 
@@ -525,13 +521,7 @@ pub(crate) fn hessian_columns_block(
     let lo = net.layer(layer);
     let hin = tape.input(layer);
     let column: Vec<usize> = (t0..t1)
-        .map(|q| {
-            if q < lo.fan_in * lo.fan_out {
-                q % lo.fan_out
-            } else {
-                q - lo.fan_in * lo.fan_out
-            }
-        })
+        .map(|q| if q < lo.fan_in * lo.fan_out { q % lo.fan_out } else { q - lo.fan_in * lo.fan_out })
         .collect();
     {
         let rz = sized(&mut work.rz[layer], nb * n_tan * lo.fan_out);
@@ -581,17 +571,7 @@ pub(crate) fn hessian_columns_block(
                     }
                 }
             }
-            gemm(
-                nb * n_tan,
-                fi,
-                fo,
-                1.0,
-                View::rows(r, fi),
-                View::rows(w, fo),
-                0.0,
-                out,
-                fo,
-            );
+            gemm(nb * n_tan, fi, fo, 1.0, View::rows(r, fi), View::rows(w, fo), 0.0, out, fo);
         }
     }
 
@@ -599,15 +579,7 @@ pub(crate) fn hessian_columns_block(
     let mut rt = std::mem::take(&mut work.rt);
     {
         let rd = sized(&mut rdelta, nb * n_tan * m);
-        loss_hessian_apply(
-            head,
-            &state.probs,
-            m,
-            n_tan,
-            scale,
-            &work.rz[n_layers - 1],
-            rd,
-        );
+        loss_hessian_apply(head, &state.probs, m, n_tan, scale, &work.rz[n_layers - 1], rd);
     }
     for k in (layer..n_layers).rev() {
         let l = net.layer(k);
@@ -653,8 +625,7 @@ pub(crate) fn hessian_columns_block(
         if k == layer + 1 {
             // Rank-one: only row a = b_t of tangent t is nonzero, Σ_i s[i, t] δ_k[i, :].
             for t in 0..n_tan {
-                let dst = &mut acc
-                    [t * width + col + column[t] * fo..t * width + col + (column[t] + 1) * fo];
+                let dst = &mut acc[t * width + col + column[t] * fo..t * width + col + (column[t] + 1) * fo];
                 for i in 0..nb {
                     let sv = work.first[i * n_tan + t];
                     for (d, dv) in dst.iter_mut().zip(&deltas[k][i * fo..(i + 1) * fo]) {
@@ -669,11 +640,7 @@ pub(crate) fn hessian_columns_block(
                 nb,
                 fo,
                 1.0,
-                View {
-                    data: &work.rh[k],
-                    row_stride: 1,
-                    col_stride: n_tan * fi,
-                },
+                View { data: &work.rh[k], row_stride: 1, col_stride: n_tan * fi },
                 View::rows(&deltas[k], fo),
                 0.0,
                 c1,
@@ -689,31 +656,11 @@ pub(crate) fn hessian_columns_block(
         // R{δ_{k−1}} = (R{δ_k} W_kᵀ) ⊙ σ'(z_{k−1}) + (δ_k W_kᵀ) ⊙ σ''(z_{k−1}) ⊙ R{z_{k−1}}.
         let w = net.view(params, k).weights;
         let rtk = sized(&mut rt, nb * n_tan * fi);
-        gemm(
-            nb * n_tan,
-            fo,
-            fi,
-            1.0,
-            View::rows(rd, fo),
-            View::transposed(w, fo),
-            0.0,
-            rtk,
-            fi,
-        );
+        gemm(nb * n_tan, fo, fi, 1.0, View::rows(rd, fo), View::transposed(w, fo), 0.0, rtk, fi);
         let d1 = &tape.d1[k - 1];
         if curved[k - 1] {
             let tp = sized(&mut work.t_plain, nb * fi);
-            gemm(
-                nb,
-                fo,
-                fi,
-                1.0,
-                View::rows(&deltas[k], fo),
-                View::transposed(w, fo),
-                0.0,
-                tp,
-                fi,
-            );
+            gemm(nb, fo, fi, 1.0, View::rows(&deltas[k], fo), View::transposed(w, fo), 0.0, tp, fi);
             let (d2, rzp) = (&tape.d2[k - 1], &work.rz[k - 1]);
             for i in 0..nb {
                 for t in 0..n_tan {
