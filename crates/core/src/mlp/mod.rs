@@ -15,6 +15,27 @@
 //! Work is split into fixed blocks of samples (independent of the thread count) that run in
 //! parallel on rayon's pool; partial sums are added in block order, so every result is
 //! bit-for-bit reproducible whatever the number of threads.
+//!
+//! ```
+//! use symstab_core::Model;
+//! use symstab_core::data::teacher_student;
+//! use symstab_core::mlp::Activation;
+//! use symstab_core::mlp::symmetry::Symmetry;
+//!
+//! // The study's setting, smaller: a ReLU student fitting a teacher of the same widths.
+//! let ts = teacher_student(&[3, 8, 8, 1], Activation::Relu, 64, 0)?;
+//! let (problem, theta) = (&ts.problem, &ts.student_params);
+//! let hessian = problem.hessian(theta);
+//! let lambda_max = hessian.symmetric_eigenvalues().max();
+//!
+//! // A balanced rescale of the first hidden layer: same function, different curvature.
+//! let g = Symmetry::random_balanced_rescale(problem.network(), 0, 10.0, 1)?;
+//! let moved = g.apply(problem.network(), theta)?;
+//! assert!((problem.loss(&moved) - problem.loss(theta)).abs() < 1e-12);
+//! let moved_max = problem.hessian(&moved).symmetric_eigenvalues().max();
+//! assert!(moved_max > lambda_max);
+//! # Ok::<(), symstab_core::Error>(())
+//! ```
 
 pub mod conserved;
 mod derivatives;
@@ -23,7 +44,7 @@ mod linalg;
 mod network;
 pub mod symmetry;
 
-pub use file::ProblemFile;
+pub use file::{FileLoss, ProblemFile};
 pub use network::{Activation, LayerLayout, LayerView, LayerViewMut, Mlp};
 
 use nalgebra::DMatrix;
@@ -36,6 +57,8 @@ use derivatives::{BlockTargets, Head};
 
 /// Samples per block of the gradient and Hessian-vector product.
 const SAMPLE_BLOCK: usize = 256;
+/// Samples × parameters below which the per-block work runs on the calling thread.
+const PARALLEL_WORK: usize = 2_000_000;
 /// Unit tangents carried together by the dense Hessian.
 const TANGENT_BLOCK: usize = 32;
 
@@ -148,7 +171,11 @@ impl MlpProblem {
             let value = work(s, e, &mut part);
             (value, part)
         };
-        let parts: Vec<(f64, Vec<f64>)> = if blocks.len() > 1 {
+        // Small problems run on the calling thread: waking a second worker costs more than
+        // the work (and on a loaded machine the worker may not be scheduled soon). The
+        // blocks and their order are the same either way, so the bits are too.
+        let work_estimate = self.data.n_samples() * self.network.n_params();
+        let parts: Vec<(f64, Vec<f64>)> = if blocks.len() > 1 && work_estimate >= PARALLEL_WORK {
             blocks.par_iter().map(run).collect()
         } else {
             blocks.iter().map(run).collect()
@@ -304,8 +331,7 @@ impl Model for MlpProblem {
                 e - s,
                 scale,
                 part,
-            );
-            0.0
+            )
         });
         out.copy_from_slice(&sum);
     }
