@@ -3,6 +3,12 @@
 //! wrote; the numbers come from symstab-core and symstab-sweep.
 
 mod divergence_map;
+mod dynamics_catapult;
+mod dynamics_conservation;
+mod dynamics_one_step;
+mod dynamics_plot;
+mod dynamics_sharpness;
+mod dynamics_teleport;
 mod orbit;
 mod orbit_lr_map;
 mod orbit_spectrum;
@@ -66,6 +72,31 @@ const FIGURES: &[Figure] = &[
         name: "orbit-spectrum",
         about: "λmax, 2/λmax and the critical learning rate along the orbit a·b = 9",
         render: orbit_spectrum::render,
+    },
+    Figure {
+        name: "dynamics-one-step",
+        about: "loss after one gradient step vs η for a teacher-student network and its per-layer rescaled twin, 2/λmax marked",
+        render: dynamics_one_step::render,
+    },
+    Figure {
+        name: "dynamics-teleport",
+        about: "teleport when stalled: plain GD vs three teleport policies over seeds, teacher-student and diabetes",
+        render: dynamics_teleport::render,
+    },
+    Figure {
+        name: "dynamics-sharpness",
+        about: "λmax during full-batch GD at several η with the 2/η lines, and the loss curves",
+        render: dynamics_sharpness::render,
+    },
+    Figure {
+        name: "dynamics-conservation",
+        about: "neuron balances along GD, the exact one-step identity, and their drift against η",
+        render: dynamics_conservation::render,
+    },
+    Figure {
+        name: "dynamics-catapult",
+        about: "toy catapult: loss vs step from (1, 9) around 2/λ0, and the critical rate along a·b = 9 in units of 2/λ0",
+        render: dynamics_catapult::render,
     },
 ];
 

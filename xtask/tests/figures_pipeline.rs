@@ -16,6 +16,11 @@ const IMAGES: &[(&str, u32, u32)] = &[
     ("divergence_map.png", 1260, 900),
     ("orbit_lr_map.png", 1340, 860),
     ("orbit_spectrum.png", 1100, 1080),
+    ("dynamics_one_step.png", 1100, 760),
+    ("dynamics_teleport.png", 1200, 1200),
+    ("dynamics_sharpness.png", 1200, 1100),
+    ("dynamics_conservation.png", 1400, 1050),
+    ("dynamics_catapult.png", 1200, 1100),
 ];
 
 const ANIMATIONS: &[(&str, u32, u32)] = &[
@@ -34,6 +39,16 @@ const TABLES: &[&str] = &[
     "orbit_lr_map_curves.csv",
     "orbit_spectrum.csv",
     "orbit_spectrum_starts.csv",
+    "dynamics_one_step.csv",
+    "dynamics_one_step_marks.csv",
+    "dynamics_teleport_loss.csv",
+    "dynamics_teleport_summary.csv",
+    "dynamics_sharpness.csv",
+    "dynamics_sharpness_loss.csv",
+    "dynamics_conservation.csv",
+    "dynamics_conservation_drift.csv",
+    "dynamics_catapult_loss.csv",
+    "dynamics_catapult_orbit.csv",
 ];
 
 fn png_size(path: &Path) -> (u32, u32) {

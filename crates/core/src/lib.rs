@@ -15,6 +15,7 @@
 //! ```
 
 pub mod descent;
+pub mod dynamics;
 pub mod error;
 pub mod matrix_free;
 pub mod model;
