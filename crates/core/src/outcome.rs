@@ -92,6 +92,8 @@ impl StopRule {
     /// Classifies a loss: `Some(outcome)` when the run stops here, `None` to continue.
     /// The step budget is the caller's business.
     #[inline]
+    // `!(loss <= bound)` is deliberate: it is true for NaN, which `loss > bound` is not.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn classify(&self, loss: f64) -> Option<Outcome> {
         if !(loss <= self.divergence_bound) {
             Some(Outcome::Diverged)
