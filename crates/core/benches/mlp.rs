@@ -1,2 +1,224 @@
-//! MLP benchmark (written below).
-fn main() {}
+//! Benchmark of the MLP derivatives on the two peer problems, side by side with the JAX peer.
+//!
+//! small: widths [5, 10, 10, 10, 10, 1], n = 1000 (gradient, HVP, dense Hessian + eigenvalues)
+//! large: widths [64, 128, 128, 10], n = 2000 (gradient, HVP; 1 and all threads)
+//!
+//! When python3 with numpy is available the exact peer problems are loaded from
+//! `export_mlp_case.py`; otherwise symstab's own teacher-student data of the same shapes is
+//! used. When `python3 -c 'import jax'` works, `mlp_hessian_jax.py` runs in the same process
+//! tree afterwards and the ratios symstab / JAX are printed. Peers dir: `SYMSTAB_PEERS_DIR`
+//! or `../shared/peers` beside the workspace (`../../shared/peers` for a worktree).
+//! Times are medians; the machine may be shared, so the 1-minute load average is printed.
+//! Options (env): `SYMSTAB_BENCH_REPEATS` (default 15), `SYMSTAB_BENCH_SKIP_JAX=1`.
+#![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use symstab_core::Model;
+use symstab_core::data::teacher_student;
+use symstab_core::mlp::{Activation, MlpProblem, ProblemFile};
+
+fn peers_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SYMSTAB_PEERS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let beside = workspace.join("../shared/peers");
+    if beside.exists() {
+        beside
+    } else {
+        workspace.join("../../shared/peers")
+    }
+}
+
+fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().next().unwrap_or("?").to_owned())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn median_time(repeats: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut ts: Vec<f64> = (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    ts.sort_by(f64::total_cmp);
+    ts[ts.len() / 2]
+}
+
+fn problem(name: &str, widths: &[usize], n: usize) -> (MlpProblem, Vec<f64>, &'static str) {
+    let script = peers_dir().join("export_mlp_case.py");
+    if script.exists() {
+        let dir = std::env::temp_dir().join(format!("symstab-bench-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!("{name}.json"));
+        let ok = Command::new("python3")
+            .arg(&script)
+            .arg(name)
+            .arg(&path)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok && let Ok(file) = ProblemFile::read(&path) {
+            let _ = std::fs::remove_dir_all(&dir);
+            let (p, params) = file.into_problem().expect("exported case is valid");
+            return (p, params, "peer case (numpy)");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let ts = teacher_student(widths, Activation::Relu, n, 0).expect("valid");
+    (ts.problem, ts.student_params, "symstab teacher-student")
+}
+
+struct Ours {
+    grad: f64,
+    hvp: f64,
+    hvp_1t: f64,
+    hessian: f64,
+    eig: f64,
+}
+
+fn bench_problem(name: &str, widths: &[usize], n: usize, repeats: usize, dense: bool) -> Ours {
+    let (pr, params, source) = problem(name, widths, n);
+    let p = pr.n_params();
+    let v: Vec<f64> = (0..p).map(|i| ((i as f64) * 0.618).sin()).collect();
+    let mut g = vec![0.0; p];
+    let mut hv = vec![0.0; p];
+    let loss = pr.loss(&params);
+    let grad = median_time(repeats, || {
+        pr.loss_and_gradient(&params, &mut g);
+    });
+    let hvp = median_time(repeats, || pr.hessian_vector_product(&params, &v, &mut hv));
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let hvp_1t =
+        one.install(|| median_time(repeats, || pr.hessian_vector_product(&params, &v, &mut hv)));
+    let (mut hessian, mut eig) = (f64::NAN, f64::NAN);
+    let mut extra = String::new();
+    if dense {
+        let mut h = pr.hessian(&params);
+        hessian = median_time(repeats.min(7), || h = pr.hessian(&params));
+        let mut ev = h.clone().symmetric_eigenvalues();
+        eig = median_time(repeats.min(7), || ev = h.clone().symmetric_eigenvalues());
+        let max = ev.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let min = ev.iter().copied().fold(f64::INFINITY, f64::min);
+        let neg = ev.iter().filter(|&&e| e < -1e-10 * max.abs()).count();
+        extra = format!(" lambda_max={max:.15} lambda_min={min:.15} negative={neg}");
+    }
+    println!(
+        "symstab {name}: {source}, P={p}, n={n}, threads={}, loss={loss:.16}{extra}",
+        rayon::current_num_threads()
+    );
+    println!(
+        "  gradient {:.3} ms | HVP {:.3} ms (1 thread {:.3} ms){}",
+        grad * 1e3,
+        hvp * 1e3,
+        hvp_1t * 1e3,
+        if dense {
+            format!(
+                " | dense Hessian {:.2} ms + eigenvalues {:.2} ms",
+                hessian * 1e3,
+                eig * 1e3
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ours {
+        grad,
+        hvp,
+        hvp_1t,
+        hessian,
+        eig,
+    }
+}
+
+fn json_number(line: &str, key: &str) -> Option<f64> {
+    let at = line.find(&format!("\"{key}\": "))? + key.len() + 4;
+    let rest = &line[at..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].trim().parse().ok()
+}
+
+fn main() {
+    let repeats: usize = std::env::var("SYMSTAB_BENCH_REPEATS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
+    println!("load average (1 min) before: {}", load_avg());
+    let small = bench_problem("small", &[5, 10, 10, 10, 10, 1], 1000, repeats, true);
+    let large = bench_problem("large", &[64, 128, 128, 10], 2000, repeats, false);
+    println!("load average (1 min) after symstab: {}", load_avg());
+
+    let skip = std::env::var("SYMSTAB_BENCH_SKIP_JAX").is_ok_and(|v| v == "1");
+    let has_jax = !skip
+        && Command::new("python3")
+            .args(["-c", "import jax"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+    if !has_jax {
+        println!("JAX peer skipped (python3 -c 'import jax' failed or SYMSTAB_BENCH_SKIP_JAX=1)");
+        return;
+    }
+    let script = peers_dir().join("mlp_hessian_jax.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(["--models", "small,large", "--repeats", &repeats.to_string()])
+        .output()
+        .expect("run JAX peer");
+    if !out.status.success() {
+        println!("JAX peer failed: {}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with('{')).collect();
+    let get = |model: &str, key: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(&format!("\"model\": \"{model}\"")))
+            .and_then(|l| json_number(l, key))
+            .unwrap_or(f64::NAN)
+    };
+    println!("load average (1 min) after JAX: {}", load_avg());
+    let ms = |s: f64| s * 1e3;
+    let (jg, jh) = (get("small", "grad"), get("small", "hvp"));
+    let jdense = get("small", "hessian").min(get("small", "hessian_hvp_map"));
+    let jeig = get("small", "eigvalsh_jax");
+    println!(
+        "JAX small: gradient {:.3} ms, HVP {:.3} ms, dense Hessian {:.2} ms + eigvalsh {:.2} ms",
+        ms(jg),
+        ms(jh),
+        ms(jdense),
+        ms(jeig)
+    );
+    let (lg, lh) = (get("large", "grad"), get("large", "hvp"));
+    println!("JAX large: gradient {:.3} ms, HVP {:.3} ms", ms(lg), ms(lh));
+    println!("ratios symstab / JAX (lower is faster; floors in brackets):");
+    println!("  small gradient            {:.3}", small.grad / jg);
+    println!(
+        "  small HVP                 {:.3}  [<= 0.5]",
+        small.hvp / jh
+    );
+    println!(
+        "  small dense Hessian + eig {:.3}  [<= 0.5]",
+        (small.hessian + small.eig) / (jdense + jeig)
+    );
+    println!("  large gradient            {:.3}", large.grad / lg);
+    println!(
+        "  large HVP                 {:.3}  [<= 1.0]",
+        large.hvp / lh
+    );
+    println!(
+        "  large HVP, symstab 1 thread vs JAX all threads {:.3}",
+        large.hvp_1t / lh
+    );
+}

@@ -16,6 +16,7 @@
 
 pub mod descent;
 pub mod error;
+pub mod matrix_free;
 pub mod model;
 pub mod outcome;
 pub mod spectrum;

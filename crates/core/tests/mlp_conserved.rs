@@ -1,5 +1,8 @@
 //! The one-step identity for the per-neuron balance C = ‖θ_in‖² − ‖θ_out‖².
 
+// Exact comparisons are intended where a value is exact by construction.
+#![allow(clippy::float_cmp)]
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use symstab_core::Model;

@@ -2,6 +2,9 @@
 //! Gauss-Newton product against central finite differences and against an independent
 //! forward pass over num-dual's dual numbers, for every activation and both losses.
 
+// Exact comparisons are intended where a value is exact by construction.
+#![allow(clippy::float_cmp)]
+
 use num_dual::{Dual64, DualNum, HyperDual64};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -6,6 +6,9 @@
 //! `../../shared/peers` for a worktree); when python or
 //! numpy is missing the test prints why and passes without checking.
 
+// Exact comparisons are intended where a value is exact by construction.
+#![allow(clippy::float_cmp)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

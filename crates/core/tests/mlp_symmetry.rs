@@ -2,6 +2,9 @@
 //! Hessian transform as the theory says, the group laws hold, and a move that the activation
 //! does not admit is refused (and really would change the function).
 
+// Exact comparisons are intended where a value is exact by construction.
+#![allow(clippy::float_cmp)]
+
 use nalgebra::DMatrix;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};

@@ -4,6 +4,14 @@
 //!
 //! Reading a user's file is the only I/O in this crate.
 
+mod idx;
+mod real;
+mod teacher;
+
+pub use idx::{IdxArray, parse_idx, read_idx, read_idx_classification};
+pub use real::{RealDataset, load_real, standardize_columns};
+pub use teacher::{BIAS_STD, TeacherStudent, teacher_student};
+
 use crate::error::{Error, Result, check_finite};
 
 /// What a dataset asks the network to predict.
@@ -158,7 +166,7 @@ fn check_rows(what: &str, values: &[f64], cols: usize) -> Result<usize> {
     if cols == 0 {
         return Err(Error::invalid_value("input_dim", 0, "must be >= 1"));
     }
-    if values.is_empty() || values.len() % cols != 0 {
+    if values.is_empty() || !values.len().is_multiple_of(cols) {
         return Err(Error::invalid_value(
             &format!("{what} length"),
             values.len(),

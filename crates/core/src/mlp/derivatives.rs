@@ -184,6 +184,7 @@ pub(crate) struct Head0<'a> {
     pub loss: f64,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward_head<'a>(
     net: &Mlp,
     head: Head,
@@ -460,6 +461,25 @@ pub(crate) fn ggn_block(
     backward(net, params, &state.tape, u, Some(out), false);
 }
 
+/// Reusable buffers of [`hessian_columns_block`] (kept across sample blocks so that large
+/// buffers are not reallocated and zeroed for every block).
+#[derive(Default)]
+pub(crate) struct HessianWork {
+    rz: Vec<Vec<f64>>,
+    rh: Vec<Vec<f64>>,
+    rdelta: Vec<f64>,
+    rt: Vec<f64>,
+    c1: Vec<f64>,
+    c2: Vec<f64>,
+    t_plain: Vec<f64>,
+    first: Vec<f64>,
+}
+
+fn sized(v: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    v.resize(len, 0.0);
+    &mut v[..len]
+}
+
 /// Columns of the Hessian for the unit tangents `t0..t1` (local indices, weights row-major
 /// then bias) of layer `layer`, restricted to the rows of layers ≥ `layer`, summed over one
 /// block of samples into `acc` (row-major: one row per tangent, columns = flat indices from
@@ -467,7 +487,9 @@ pub(crate) fn ggn_block(
 ///
 /// Because a tangent of layer ℓ leaves R{h_k} = 0 for k ≤ ℓ, the forward R-pass starts at
 /// layer ℓ and the backward R-pass can stop there (the rows of lower layers follow from the
-/// symmetry of H). All tangents travel together, so each step is one matrix product.
+/// symmetry of H). All tangents travel together, so each step is one matrix product. A unit
+/// tangent makes R{z_ℓ} one scaled column per tangent, so the first step above ℓ (forward
+/// and its R{h}ᵀδ term) is done as a rank-one update instead of a product.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn hessian_columns_block(
     net: &Mlp,
@@ -481,6 +503,7 @@ pub(crate) fn hessian_columns_block(
     t0: usize,
     t1: usize,
     acc: &mut [f64],
+    work: &mut HessianWork,
 ) {
     let state = forward_head(net, head, params, x, targets, nb, scale, true);
     let tape = &state.tape;
@@ -490,79 +513,90 @@ pub(crate) fn hessian_columns_block(
     let n_tan = t1 - t0;
     let base = net.layer(layer).weight_offset;
     let width = net.n_params() - base;
+    let curved: Vec<bool> = net.activations().iter().map(|a| a.second_derivative_may_be_nonzero()).collect();
+    work.rz.resize(n_layers, Vec::new());
+    work.rh.resize(n_layers, Vec::new());
 
     // R{z_ℓ} for each (sample, tangent): W_ℓ[a, b] gives h_ℓ[i, a] in column b, b_ℓ[b] gives 1.
     let lo = net.layer(layer);
     let hin = tape.input(layer);
-    let mut rz_prev = vec![0.0; nb * n_tan * lo.fan_out];
-    for i in 0..nb {
-        for (t, q) in (t0..t1).enumerate() {
-            let row = &mut rz_prev[(i * n_tan + t) * lo.fan_out..(i * n_tan + t + 1) * lo.fan_out];
-            if q < lo.fan_in * lo.fan_out {
-                row[q % lo.fan_out] = hin[i * lo.fan_in + q / lo.fan_out];
-            } else {
-                row[q - lo.fan_in * lo.fan_out] = 1.0;
+    let column: Vec<usize> = (t0..t1)
+        .map(|q| if q < lo.fan_in * lo.fan_out { q % lo.fan_out } else { q - lo.fan_in * lo.fan_out })
+        .collect();
+    {
+        let rz = sized(&mut work.rz[layer], nb * n_tan * lo.fan_out);
+        rz.fill(0.0);
+        for i in 0..nb {
+            for (t, q) in (t0..t1).enumerate() {
+                let value = if q < lo.fan_in * lo.fan_out {
+                    hin[i * lo.fan_in + q / lo.fan_out]
+                } else {
+                    1.0
+                };
+                rz[(i * n_tan + t) * lo.fan_out + column[t]] = value;
             }
         }
     }
-    let mut rz: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
-    let mut rh: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
-    rz[layer] = rz_prev;
     for k in layer + 1..n_layers {
         let l = net.layer(k);
         let (fi, fo) = (l.fan_in, l.fan_out);
         let d1 = &tape.d1[k - 1];
-        let mut r = rz[k - 1].clone();
-        for i in 0..nb {
-            let d = &d1[i * fi..(i + 1) * fi];
-            for row in r[i * n_tan * fi..(i + 1) * n_tan * fi].chunks_exact_mut(fi) {
-                for (rv, dv) in row.iter_mut().zip(d) {
-                    *rv *= dv;
+        let w = net.view(params, k).weights;
+        let (lower, upper) = work.rz.split_at_mut(k);
+        let prev = &lower[k - 1];
+        let out = sized(&mut upper[0], nb * n_tan * fo);
+        if k == layer + 1 {
+            // R{h_{ℓ+1}}[i, t] = s[i, t] e_{b_t} with s = R{z_ℓ}[i, t, b_t] σ'(z_ℓ)[i, b_t].
+            let first = sized(&mut work.first, nb * n_tan);
+            for i in 0..nb {
+                for t in 0..n_tan {
+                    let b = column[t];
+                    let sv = prev[(i * n_tan + t) * fi + b] * d1[i * fi + b];
+                    first[i * n_tan + t] = sv;
+                    let row = &mut out[(i * n_tan + t) * fo..(i * n_tan + t + 1) * fo];
+                    for (o, wv) in row.iter_mut().zip(&w[b * fo..(b + 1) * fo]) {
+                        *o = sv * wv;
+                    }
                 }
             }
+        } else {
+            let r = sized(&mut work.rh[k], nb * n_tan * fi);
+            for i in 0..nb {
+                let d = &d1[i * fi..(i + 1) * fi];
+                let src = &prev[i * n_tan * fi..(i + 1) * n_tan * fi];
+                let dst = &mut r[i * n_tan * fi..(i + 1) * n_tan * fi];
+                for (drow, srow) in dst.chunks_exact_mut(fi).zip(src.chunks_exact(fi)) {
+                    for ((o, sv), dv) in drow.iter_mut().zip(srow).zip(d) {
+                        *o = sv * dv;
+                    }
+                }
+            }
+            gemm(nb * n_tan, fi, fo, 1.0, View::rows(r, fi), View::rows(w, fo), 0.0, out, fo);
         }
-        let w = net.view(params, k).weights;
-        let mut out = vec![0.0; nb * n_tan * fo];
-        gemm(
-            nb * n_tan,
-            fi,
-            fo,
-            1.0,
-            View::rows(&r, fi),
-            View::rows(w, fo),
-            0.0,
-            &mut out,
-            fo,
-        );
-        rh[k] = r;
-        rz[k] = out;
     }
 
-    let mut rdelta = vec![0.0; nb * n_tan * m];
-    loss_hessian_apply(
-        head,
-        &state.probs,
-        m,
-        n_tan,
-        scale,
-        &rz[n_layers - 1],
-        &mut rdelta,
-    );
+    let mut rdelta = std::mem::take(&mut work.rdelta);
+    let mut rt = std::mem::take(&mut work.rt);
+    {
+        let rd = sized(&mut rdelta, nb * n_tan * m);
+        loss_hessian_apply(head, &state.probs, m, n_tan, scale, &work.rz[n_layers - 1], rd);
+    }
     for k in (layer..n_layers).rev() {
         let l = net.layer(k);
         let (fi, fo) = (l.fan_in, l.fan_out);
         let col = l.weight_offset - base;
+        let rd = &rdelta[..nb * n_tan * fo];
         // h_kᵀ R{δ_k}: (fi × nb)(nb × T·fo), entry (a, (t, b)).
-        let mut c2 = vec![0.0; fi * n_tan * fo];
+        let c2 = sized(&mut work.c2, fi * n_tan * fo);
         gemm(
             fi,
             nb,
             n_tan * fo,
             1.0,
             View::transposed(tape.input(k), fi),
-            View::rows(&rdelta, n_tan * fo),
+            View::rows(rd, n_tan * fo),
             0.0,
-            &mut c2,
+            c2,
             n_tan * fo,
         );
         for t in 0..n_tan {
@@ -573,9 +607,12 @@ pub(crate) fn hessian_columns_block(
                     *d += s;
                 }
             }
-            let bias = &mut acc[t * width + col + fi * fo..t * width + col + fi * fo + fo];
-            for i in 0..nb {
-                let src = &rdelta[(i * n_tan + t) * fo..(i * n_tan + t + 1) * fo];
+        }
+        // 1ᵀ R{δ_k} for the bias rows.
+        for i in 0..nb {
+            for t in 0..n_tan {
+                let bias = &mut acc[t * width + col + fi * fo..t * width + col + fi * fo + fo];
+                let src = &rd[(i * n_tan + t) * fo..(i * n_tan + t + 1) * fo];
                 for (d, s) in bias.iter_mut().zip(src) {
                     *d += s;
                 }
@@ -585,64 +622,67 @@ pub(crate) fn hessian_columns_block(
             break;
         }
         // R{h_k}ᵀ δ_k: rows (t, a), entry ((t, a), b) — contiguous per tangent like W_k.
-        let mut c1 = vec![0.0; n_tan * fi * fo];
-        gemm(
-            n_tan * fi,
-            nb,
-            fo,
-            1.0,
-            View {
-                data: &rh[k],
-                row_stride: 1,
-                col_stride: n_tan * fi,
-            },
-            View::rows(&deltas[k], fo),
-            0.0,
-            &mut c1,
-            fo,
-        );
-        for t in 0..n_tan {
-            let dst = &mut acc[t * width + col..t * width + col + fi * fo];
-            for (d, s) in dst.iter_mut().zip(&c1[t * fi * fo..(t + 1) * fi * fo]) {
-                *d += s;
+        if k == layer + 1 {
+            // Rank-one: only row a = b_t of tangent t is nonzero, Σ_i s[i, t] δ_k[i, :].
+            for t in 0..n_tan {
+                let dst = &mut acc[t * width + col + column[t] * fo..t * width + col + (column[t] + 1) * fo];
+                for i in 0..nb {
+                    let sv = work.first[i * n_tan + t];
+                    for (d, dv) in dst.iter_mut().zip(&deltas[k][i * fo..(i + 1) * fo]) {
+                        *d += sv * dv;
+                    }
+                }
+            }
+        } else {
+            let c1 = sized(&mut work.c1, n_tan * fi * fo);
+            gemm(
+                n_tan * fi,
+                nb,
+                fo,
+                1.0,
+                View { data: &work.rh[k], row_stride: 1, col_stride: n_tan * fi },
+                View::rows(&deltas[k], fo),
+                0.0,
+                c1,
+                fo,
+            );
+            for t in 0..n_tan {
+                let dst = &mut acc[t * width + col..t * width + col + fi * fo];
+                for (d, s) in dst.iter_mut().zip(&c1[t * fi * fo..(t + 1) * fi * fo]) {
+                    *d += s;
+                }
             }
         }
         // R{δ_{k−1}} = (R{δ_k} W_kᵀ) ⊙ σ'(z_{k−1}) + (δ_k W_kᵀ) ⊙ σ''(z_{k−1}) ⊙ R{z_{k−1}}.
         let w = net.view(params, k).weights;
-        let mut rt = vec![0.0; nb * n_tan * fi];
-        gemm(
-            nb * n_tan,
-            fo,
-            fi,
-            1.0,
-            View::rows(&rdelta, fo),
-            View::transposed(w, fo),
-            0.0,
-            &mut rt,
-            fi,
-        );
-        let mut t_plain = vec![0.0; nb * fi];
-        gemm(
-            nb,
-            fo,
-            fi,
-            1.0,
-            View::rows(&deltas[k], fo),
-            View::transposed(w, fo),
-            0.0,
-            &mut t_plain,
-            fi,
-        );
-        let (d1, d2, rzp) = (&tape.d1[k - 1], &tape.d2[k - 1], &rz[k - 1]);
-        for i in 0..nb {
-            for t in 0..n_tan {
-                let q = (i * n_tan + t) * fi;
-                for a in 0..fi {
-                    let s = i * fi + a;
-                    rt[q + a] = rt[q + a] * d1[s] + t_plain[s] * d2[s] * rzp[q + a];
+        let rtk = sized(&mut rt, nb * n_tan * fi);
+        gemm(nb * n_tan, fo, fi, 1.0, View::rows(rd, fo), View::transposed(w, fo), 0.0, rtk, fi);
+        let d1 = &tape.d1[k - 1];
+        if curved[k - 1] {
+            let tp = sized(&mut work.t_plain, nb * fi);
+            gemm(nb, fo, fi, 1.0, View::rows(&deltas[k], fo), View::transposed(w, fo), 0.0, tp, fi);
+            let (d2, rzp) = (&tape.d2[k - 1], &work.rz[k - 1]);
+            for i in 0..nb {
+                for t in 0..n_tan {
+                    let q = (i * n_tan + t) * fi;
+                    for a in 0..fi {
+                        let s = i * fi + a;
+                        rtk[q + a] = rtk[q + a] * d1[s] + tp[s] * d2[s] * rzp[q + a];
+                    }
+                }
+            }
+        } else {
+            for i in 0..nb {
+                let d = &d1[i * fi..(i + 1) * fi];
+                for row in rtk[i * n_tan * fi..(i + 1) * n_tan * fi].chunks_exact_mut(fi) {
+                    for (rv, dv) in row.iter_mut().zip(d) {
+                        *rv *= dv;
+                    }
                 }
             }
         }
-        rdelta = rt;
+        std::mem::swap(&mut rdelta, &mut rt);
     }
+    work.rdelta = rdelta;
+    work.rt = rt;
 }

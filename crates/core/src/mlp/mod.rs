@@ -335,6 +335,7 @@ impl Model for MlpProblem {
             .map(|&(k, t0, t1)| {
                 let width = p - net.layer(k).weight_offset;
                 let mut acc = vec![0.0; (t1 - t0) * width];
+                let mut work = derivatives::HessianWork::default();
                 for &(s, e) in &blocks {
                     let targets = BlockTargets::of(self.data.targets(), s, e);
                     derivatives::hessian_columns_block(
@@ -349,6 +350,7 @@ impl Model for MlpProblem {
                         t0,
                         t1,
                         &mut acc,
+                        &mut work,
                     );
                 }
                 acc

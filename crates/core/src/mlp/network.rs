@@ -96,6 +96,11 @@ impl Activation {
         }
     }
 
+    /// False when σ'' is identically 0 (the piecewise linear activations).
+    pub fn second_derivative_may_be_nonzero(self) -> bool {
+        matches!(self, Activation::Tanh)
+    }
+
     /// True when σ(αz) = α·σ(z) for every α > 0 (relu, leaky relu, identity).
     pub fn is_positively_homogeneous(self) -> bool {
         !matches!(self, Activation::Tanh)

@@ -184,7 +184,7 @@ impl Action {
             }
             Action::SignFlip { layer, signs } => {
                 let d = hidden(*layer)?;
-                if signs.len() != d || signs.iter().any(|&s| s != 1.0 && s != -1.0) {
+                if signs.len() != d || signs.iter().any(|&s| !is_unit_sign(s)) {
                     return spec(format!(
                         "sign flip: need {d} signs, each +1 or -1, got {signs:?}"
                     ));
@@ -501,7 +501,7 @@ impl Symmetry {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let factors = (0..d)
             .map(|_| {
-                if low == high {
+                if is_degenerate(low, high) {
                     low
                 } else {
                     rng.random_range(low..=high)
@@ -560,7 +560,7 @@ impl Symmetry {
         let l = net.n_layers();
         let mut logs: Vec<f64> = (0..l - 1)
             .map(|_| {
-                if low == high {
+                if is_degenerate(low, high) {
                     low.ln()
                 } else {
                     rng.random_range(low.ln()..=high.ln())
@@ -659,4 +659,16 @@ fn hidden_width(net: &Mlp, layer: usize) -> Result<usize> {
 fn checked(net: &Mlp, action: Action) -> Result<Symmetry> {
     action.validate(net)?;
     Ok(Symmetry::from(action))
+}
+
+/// Signs must be exactly ±1 (they are chosen, not computed).
+#[allow(clippy::float_cmp)]
+fn is_unit_sign(s: f64) -> bool {
+    s == 1.0 || s == -1.0
+}
+
+/// A range with equal ends (sampling from it would panic).
+#[allow(clippy::float_cmp)]
+fn is_degenerate(low: f64, high: f64) -> bool {
+    low == high
 }
