@@ -208,7 +208,7 @@ impl From<OrbitPath> for String {
     }
 }
 
-/// `n` values from `min` to `max` (both included), evenly spaced in log.
+/// `n` values from `min` to `max` (both included, exactly), evenly spaced in log.
 ///
 /// Errors: `min` or `max` not finite and > 0, `max < min`, or `n` = 0 (n = 1 gives `[min]`).
 pub fn log_spaced(min: f64, max: f64, n: usize) -> Result<Vec<f64>> {
@@ -231,7 +231,9 @@ pub fn log_spaced(min: f64, max: f64, n: usize) -> Result<Vec<f64>> {
     let (lo, hi) = (min.ln(), max.ln());
     Ok((0..n)
         .map(|k| {
-            if k == n - 1 {
+            if k == 0 {
+                min
+            } else if k == n - 1 {
                 max
             } else {
                 (lo + (hi - lo) * k as f64 / (n - 1) as f64).exp()
