@@ -1,1 +1,68 @@
-fn main() {}
+//! The `symstab` command-line tool: Hessian spectra, training runs, critical learning
+//! rates, sweeps and symmetry checks on the toy model and on networks.
+//!
+//! The binary parses and validates arguments (clap), calls `symstab_core` and
+//! `symstab_sweep`, and formats results (text, or one JSON object with `--json`). Exit
+//! codes: 0 on success, 2 for usage errors found by clap (unknown flags, malformed or
+//! out-of-range values), 1 for every other error. Errors are one line on stderr, and a
+//! failing command prints nothing on stdout and leaves no half-written file.
+
+mod cli;
+mod commands;
+mod messages;
+mod output;
+mod parse;
+mod problem;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_exit(&e),
+    };
+    let result = match &cli.command {
+        Command::Hessian(args) => commands::hessian::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::CriticalLr(args) => commands::critical::run(args),
+        Command::Sweep(args) => commands::sweep::run(args),
+        Command::Merge(args) => commands::sweep::merge(args),
+        Command::CheckSymmetry(args) => commands::symmetry::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::eprint_line(&messages::error_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints a clap outcome (help, version, usage error) and returns its exit code. A value
+/// that failed validation is reported on one line naming the argument and the value.
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    if e.kind() == ErrorKind::ValueValidation {
+        let arg = match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(s)) => s.clone(),
+            _ => "argument".to_owned(),
+        };
+        let value = match e.get(ContextKind::InvalidValue) {
+            Some(ContextValue::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let reason = std::error::Error::source(e)
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "invalid value".to_owned());
+        output::eprint_line(&messages::clap_value_error(&arg, &value, &reason));
+        return ExitCode::from(code);
+    }
+    // Help and version go to stdout, usage errors to stderr (clap decides).
+    let _ = e.print();
+    ExitCode::from(code)
+}

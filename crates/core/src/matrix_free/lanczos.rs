@@ -85,7 +85,9 @@ pub struct LanczosOptions {
     /// Number of smallest (algebraic) eigenvalues wanted.
     pub n_bottom: usize,
     /// Relative residual tolerance: a pair (θ, y) is converged when
-    /// ‖A·y − θ·y‖ ≤ `tolerance` · ‖A‖ (‖A‖ estimated by the largest |Ritz value|).
+    /// ‖A·y − θ·y‖ ≤ `tolerance` · ‖A‖ (‖A‖ estimated by the largest |Ritz value|). With
+    /// `check_multiplicity`, wanted pairs are driven to half of it before they are locked,
+    /// leaving room for the residual direction a probe drops.
     pub tolerance: f64,
     /// Largest number of basis vectors kept before a thick restart; `None` picks
     /// max(40, 2·(`n_top` + `n_bottom`) + 24). Must be at least `n_top` + `n_bottom` + 4.

@@ -91,9 +91,12 @@ pub(crate) fn forward<'a>(
             let act = net.activations()[k];
             tape.h.push(z.iter().map(|&v| act.value(v)).collect());
             tape.d1.push(z.iter().map(|&v| act.derivative(v)).collect());
-            if second {
+            if second && act.second_derivative_may_be_nonzero() {
                 tape.d2
                     .push(z.iter().map(|&v| act.second_derivative(v)).collect());
+            } else {
+                // σ'' ≡ 0 is never read (callers check the activation first).
+                tape.d2.push(Vec::new());
             }
         }
         tape.z.push(z);
@@ -422,10 +425,19 @@ pub(crate) fn hvp_block(
             &mut rt,
             fi,
         );
-        let (d1, d2, rzp) = (&tape.d1[k - 1], &tape.d2[k - 1], &rz[k - 1]);
-        for j in 0..nb * fi {
-            rt[j] = rt[j] * d1[j] + t[j] * d2[j] * rzp[j];
-            t[j] *= d1[j];
+        let d1 = &tape.d1[k - 1];
+        if net.activations()[k - 1].second_derivative_may_be_nonzero() {
+            let (d2, rzp) = (&tape.d2[k - 1], &rz[k - 1]);
+            for j in 0..nb * fi {
+                rt[j] = rt[j] * d1[j] + t[j] * d2[j] * rzp[j];
+            }
+        } else {
+            for (r, d) in rt.iter_mut().zip(d1) {
+                *r *= d;
+            }
+        }
+        for (tv, d) in t.iter_mut().zip(d1) {
+            *tv *= d;
         }
         delta = t;
         rdelta = rt;
@@ -513,7 +525,11 @@ pub(crate) fn hessian_columns_block(
     let n_tan = t1 - t0;
     let base = net.layer(layer).weight_offset;
     let width = net.n_params() - base;
-    let curved: Vec<bool> = net.activations().iter().map(|a| a.second_derivative_may_be_nonzero()).collect();
+    let curved: Vec<bool> = net
+        .activations()
+        .iter()
+        .map(|a| a.second_derivative_may_be_nonzero())
+        .collect();
     work.rz.resize(n_layers, Vec::new());
     work.rh.resize(n_layers, Vec::new());
 
@@ -521,7 +537,13 @@ pub(crate) fn hessian_columns_block(
     let lo = net.layer(layer);
     let hin = tape.input(layer);
     let column: Vec<usize> = (t0..t1)
-        .map(|q| if q < lo.fan_in * lo.fan_out { q % lo.fan_out } else { q - lo.fan_in * lo.fan_out })
+        .map(|q| {
+            if q < lo.fan_in * lo.fan_out {
+                q % lo.fan_out
+            } else {
+                q - lo.fan_in * lo.fan_out
+            }
+        })
         .collect();
     {
         let rz = sized(&mut work.rz[layer], nb * n_tan * lo.fan_out);
@@ -571,7 +593,17 @@ pub(crate) fn hessian_columns_block(
                     }
                 }
             }
-            gemm(nb * n_tan, fi, fo, 1.0, View::rows(r, fi), View::rows(w, fo), 0.0, out, fo);
+            gemm(
+                nb * n_tan,
+                fi,
+                fo,
+                1.0,
+                View::rows(r, fi),
+                View::rows(w, fo),
+                0.0,
+                out,
+                fo,
+            );
         }
     }
 
@@ -579,7 +611,15 @@ pub(crate) fn hessian_columns_block(
     let mut rt = std::mem::take(&mut work.rt);
     {
         let rd = sized(&mut rdelta, nb * n_tan * m);
-        loss_hessian_apply(head, &state.probs, m, n_tan, scale, &work.rz[n_layers - 1], rd);
+        loss_hessian_apply(
+            head,
+            &state.probs,
+            m,
+            n_tan,
+            scale,
+            &work.rz[n_layers - 1],
+            rd,
+        );
     }
     for k in (layer..n_layers).rev() {
         let l = net.layer(k);
@@ -625,7 +665,8 @@ pub(crate) fn hessian_columns_block(
         if k == layer + 1 {
             // Rank-one: only row a = b_t of tangent t is nonzero, Σ_i s[i, t] δ_k[i, :].
             for t in 0..n_tan {
-                let dst = &mut acc[t * width + col + column[t] * fo..t * width + col + (column[t] + 1) * fo];
+                let dst = &mut acc
+                    [t * width + col + column[t] * fo..t * width + col + (column[t] + 1) * fo];
                 for i in 0..nb {
                     let sv = work.first[i * n_tan + t];
                     for (d, dv) in dst.iter_mut().zip(&deltas[k][i * fo..(i + 1) * fo]) {
@@ -640,7 +681,11 @@ pub(crate) fn hessian_columns_block(
                 nb,
                 fo,
                 1.0,
-                View { data: &work.rh[k], row_stride: 1, col_stride: n_tan * fi },
+                View {
+                    data: &work.rh[k],
+                    row_stride: 1,
+                    col_stride: n_tan * fi,
+                },
                 View::rows(&deltas[k], fo),
                 0.0,
                 c1,
@@ -656,11 +701,31 @@ pub(crate) fn hessian_columns_block(
         // R{δ_{k−1}} = (R{δ_k} W_kᵀ) ⊙ σ'(z_{k−1}) + (δ_k W_kᵀ) ⊙ σ''(z_{k−1}) ⊙ R{z_{k−1}}.
         let w = net.view(params, k).weights;
         let rtk = sized(&mut rt, nb * n_tan * fi);
-        gemm(nb * n_tan, fo, fi, 1.0, View::rows(rd, fo), View::transposed(w, fo), 0.0, rtk, fi);
+        gemm(
+            nb * n_tan,
+            fo,
+            fi,
+            1.0,
+            View::rows(rd, fo),
+            View::transposed(w, fo),
+            0.0,
+            rtk,
+            fi,
+        );
         let d1 = &tape.d1[k - 1];
         if curved[k - 1] {
             let tp = sized(&mut work.t_plain, nb * fi);
-            gemm(nb, fo, fi, 1.0, View::rows(&deltas[k], fo), View::transposed(w, fo), 0.0, tp, fi);
+            gemm(
+                nb,
+                fo,
+                fi,
+                1.0,
+                View::rows(&deltas[k], fo),
+                View::transposed(w, fo),
+                0.0,
+                tp,
+                fi,
+            );
             let (d2, rzp) = (&tape.d2[k - 1], &work.rz[k - 1]);
             for i in 0..nb {
                 for t in 0..n_tan {

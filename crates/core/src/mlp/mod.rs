@@ -15,6 +15,27 @@
 //! Work is split into fixed blocks of samples (independent of the thread count) that run in
 //! parallel on rayon's pool; partial sums are added in block order, so every result is
 //! bit-for-bit reproducible whatever the number of threads.
+//!
+//! ```
+//! use symstab_core::Model;
+//! use symstab_core::data::teacher_student;
+//! use symstab_core::mlp::Activation;
+//! use symstab_core::mlp::symmetry::Symmetry;
+//!
+//! // The study's setting, smaller: a ReLU student fitting a teacher of the same widths.
+//! let ts = teacher_student(&[3, 8, 8, 1], Activation::Relu, 64, 0)?;
+//! let (problem, theta) = (&ts.problem, &ts.student_params);
+//! let hessian = problem.hessian(theta);
+//! let lambda_max = hessian.symmetric_eigenvalues().max();
+//!
+//! // A balanced rescale of the first hidden layer: same function, different curvature.
+//! let g = Symmetry::random_balanced_rescale(problem.network(), 0, 10.0, 1)?;
+//! let moved = g.apply(problem.network(), theta)?;
+//! assert!((problem.loss(&moved) - problem.loss(theta)).abs() < 1e-12);
+//! let moved_max = problem.hessian(&moved).symmetric_eigenvalues().max();
+//! assert!(moved_max > lambda_max);
+//! # Ok::<(), symstab_core::Error>(())
+//! ```
 
 pub mod conserved;
 mod derivatives;
@@ -23,7 +44,7 @@ mod linalg;
 mod network;
 pub mod symmetry;
 
-pub use file::ProblemFile;
+pub use file::{FileLoss, ProblemFile};
 pub use network::{Activation, LayerLayout, LayerView, LayerViewMut, Mlp};
 
 use nalgebra::DMatrix;

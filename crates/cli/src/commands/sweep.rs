@@ -1,0 +1,314 @@
+//! `symstab sweep` and `symstab merge`: toy sweeps of learning rates × start points, in
+//! memory or into a resumable output directory, sharded, with progress on stderr.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use symstab_core::Outcome;
+use symstab_sweep::grid::{Axis, LearningRates, Rounding, StartSet, SweepSpec};
+use symstab_sweep::record::CellRecord;
+use symstab_sweep::runner::{Progress, RunOptions, run_toy_sweep};
+use symstab_sweep::store::{self, Shard};
+
+use crate::cli::{MergeArgs, SweepArgs};
+use crate::messages::{self, ArgError, SweepSummary};
+use crate::output;
+use crate::parse::Range;
+
+/// Percentages at which a plain progress line is printed off a terminal.
+const PLAIN_MILESTONES: [usize; 4] = [25, 50, 75, 100];
+
+/// Runs `symstab sweep`.
+pub fn run(args: &SweepArgs) -> Result<()> {
+    let spec = spec(args)?;
+    let options = RunOptions {
+        chunk_cells: args.chunk_cells,
+        ..RunOptions::default()
+    };
+    let shard = match args.shard {
+        None => Shard::ALL,
+        Some((i, n)) => Shard::new(i, n)
+            .map_err(|e| ArgError::new("--shard", format!("{i}/{n}"), e.to_string()))?,
+    };
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = args.threads {
+        builder = builder.num_threads(t);
+    }
+    let pool = builder.build().context("starting the worker threads")?;
+
+    let started = Instant::now();
+    let progress = Reporter::new();
+    let mut summary = pool.install(|| match &args.out {
+        None => run_in_memory(&spec, &options, &progress),
+        Some(dir) => run_in_dir(dir, &spec, &options, shard, &progress),
+    })?;
+    progress.finish();
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.steps_per_second = if summary.seconds > 0.0 {
+        summary.steps as f64 / summary.seconds
+    } else {
+        0.0
+    };
+    output::eprint_line(&summary.to_string());
+    if args.json {
+        output::print_json(&summary)?;
+    }
+    Ok(())
+}
+
+/// Runs `symstab merge`.
+pub fn merge(args: &MergeArgs) -> Result<()> {
+    let dirs: Vec<&Path> = args.dirs.iter().map(PathBuf::as_path).collect();
+    let records = store::merge_shards(&dirs, &args.out)
+        .with_context(|| format!("merging into {}", args.out.display()))?;
+    let mut summary = count(&records);
+    summary.reused = summary.cells;
+    summary.complete = true;
+    summary.out = Some(args.out.display().to_string());
+    output::eprint_line(&messages::merge_line(dirs.len(), &summary));
+    if args.json {
+        output::print_json(&summary)?;
+    }
+    Ok(())
+}
+
+/// The sweep spec from the command line (one of the two grids is required).
+fn spec(args: &SweepArgs) -> Result<SweepSpec> {
+    let axis = |arg: &str, r: Range| {
+        Axis::new(r.lo, r.hi, r.n).map_err(|e| {
+            ArgError::new(
+                arg,
+                format!("{}:{}:{}", r.lo, r.hi, r.n),
+                crate::problem::core_reason(&e),
+            )
+        })
+    };
+    let starts = match (args.a, args.b, args.orbit, args.log_alpha) {
+        (Some(a), Some(b), None, None) => StartSet::Plane {
+            a: axis("--a", a)?,
+            b: axis("--b", b)?,
+        },
+        (None, None, Some(product), Some(log_alpha)) => {
+            // α and 1/α must stay finite at both ends of the orbit.
+            for end in [log_alpha.lo, log_alpha.hi] {
+                if !(end.exp().is_finite() && (-end).exp().is_finite()) {
+                    return Err(ArgError::new(
+                        "--log-alpha",
+                        format!("{}:{}:{}", log_alpha.lo, log_alpha.hi, log_alpha.n),
+                        "exp(±log α) overflows at an end",
+                    )
+                    .into());
+                }
+            }
+            StartSet::Orbit {
+                product,
+                log_alpha: axis("--log-alpha", log_alpha)?,
+            }
+        }
+        _ => {
+            return Err(ArgError::new(
+                "--a/--b, --orbit/--log-alpha",
+                "(missing)",
+                "give a plane grid (--a lo:hi:n --b lo:hi:n) or an orbit (--orbit c --log-alpha lo:hi:n)",
+            )
+            .into());
+        }
+    };
+    let lrs = LearningRates::new(args.lrs.0.clone()).map_err(|e| {
+        ArgError::new(
+            "--lrs",
+            crate::problem::join(&args.lrs.0),
+            crate::problem::core_reason(&e),
+        )
+    })?;
+    let max_steps =
+        u32::try_from(args.steps).map_err(|_| ArgError::new("--steps", args.steps, "too large"))?;
+    let mut spec = SweepSpec::new(starts, lrs, max_steps);
+    if args.fused {
+        spec.rounding = Rounding::Fused;
+    }
+    spec.validate()
+        .map_err(|e| ArgError::new("sweep", "(grid)", e.to_string()))?;
+    Ok(spec)
+}
+
+fn run_in_memory(
+    spec: &SweepSpec,
+    options: &RunOptions,
+    progress: &Reporter,
+) -> Result<SweepSummary> {
+    let result = run_toy_sweep(spec, options, progress).context("running the sweep")?;
+    let mut summary = SweepSummary {
+        cells: spec.len(),
+        computed: result.cells.len(),
+        complete: result.complete,
+        ..SweepSummary::default()
+    };
+    for cell in &result.cells {
+        add_outcome(&mut summary, cell.outcome);
+        summary.steps += u64::from(cell.steps);
+    }
+    Ok(summary)
+}
+
+fn run_in_dir(
+    dir: &Path,
+    spec: &SweepSpec,
+    options: &RunOptions,
+    shard: Shard,
+    progress: &Reporter,
+) -> Result<SweepSummary> {
+    // FIXME: symstab_sweep's DirRunSummary reports chunk counts only; the cells and steps
+    // computed by this run are found from the chunk files present before and after it
+    // (the layout `chunks/chunk-NNNNNNNN.csv` documented in symstab_sweep::store).
+    let before = chunk_files(dir)?;
+    let result = store::run_toy_sweep_in_dir(dir, spec, options, shard, progress)
+        .with_context(|| format!("--out {}", dir.display()))?;
+    let after = chunk_files(dir)?;
+    let owned: Vec<&(usize, PathBuf)> = after.iter().filter(|(c, _)| shard.owns(*c)).collect();
+    let mut summary = SweepSummary {
+        complete: result.shard_complete,
+        out: Some(dir.display().to_string()),
+        ..SweepSummary::default()
+    };
+    let ranges = symstab_sweep::runner::chunk_ranges(spec.len(), options.chunk_cells);
+    summary.cells = ranges
+        .iter()
+        .enumerate()
+        .filter(|(c, _)| shard.owns(*c))
+        .map(|(_, r)| r.len())
+        .sum();
+    for entry in owned {
+        let (chunk, path) = entry;
+        // A complete sweep returns its records; otherwise read the shard's chunk files.
+        let read;
+        let records: &[CellRecord] = match (&result.records, ranges.get(*chunk)) {
+            (Some(all), Some(range)) => &all[range.clone()],
+            _ => {
+                read = store::read_results_csv(path)?;
+                &read
+            }
+        };
+        let fresh = !before.contains(entry);
+        for r in records {
+            add_outcome(&mut summary, r.outcome);
+            if fresh {
+                summary.computed += 1;
+                summary.steps += u64::from(r.steps);
+            } else {
+                summary.reused += 1;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// The chunk files of an output directory with their chunk numbers.
+fn chunk_files(dir: &Path) -> Result<BTreeSet<(usize, PathBuf)>> {
+    let chunks = dir.join("chunks");
+    let mut files = BTreeSet::new();
+    let entries = match std::fs::read_dir(&chunks) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(files),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", chunks.display())),
+    };
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("reading {}", chunks.display()))?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(number) = name
+            .strip_prefix("chunk-")
+            .and_then(|n| n.strip_suffix(".csv"))
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            files.insert((number, path));
+        }
+    }
+    Ok(files)
+}
+
+fn add_outcome(summary: &mut SweepSummary, outcome: Outcome) {
+    match outcome {
+        Outcome::Converged => summary.converged += 1,
+        Outcome::Diverged => summary.diverged += 1,
+        Outcome::Unfinished => summary.unfinished += 1,
+    }
+}
+
+/// Outcome counts of a set of records.
+fn count(records: &[CellRecord]) -> SweepSummary {
+    let mut summary = SweepSummary {
+        cells: records.len(),
+        ..SweepSummary::default()
+    };
+    for r in records {
+        add_outcome(&mut summary, r.outcome);
+    }
+    summary
+}
+
+/// Progress on stderr: an indicatif bar on a terminal, a few plain lines otherwise.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    done: AtomicUsize,
+    next_milestone: Mutex<usize>,
+}
+
+impl Reporter {
+    fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} sweep [{bar:40}] {pos}/{len} cells, {elapsed} elapsed, eta {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Reporter {
+            bar,
+            done: AtomicUsize::new(0),
+            next_milestone: Mutex::new(0),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Reporter {
+    fn report(&self, done_cells: usize, total_cells: usize) {
+        let done = self
+            .done
+            .fetch_max(done_cells, Ordering::Relaxed)
+            .max(done_cells);
+        if let Some(bar) = &self.bar {
+            bar.set_length(total_cells as u64);
+            bar.set_position(done as u64);
+            return;
+        }
+        let percent = done * 100 / total_cells.max(1);
+        let Ok(mut next) = self.next_milestone.lock() else {
+            return;
+        };
+        // Print the highest milestone reached, once; skip the ones jumped over.
+        let mut reached = None;
+        while *next < PLAIN_MILESTONES.len() && percent >= PLAIN_MILESTONES[*next] {
+            reached = Some(PLAIN_MILESTONES[*next]);
+            *next += 1;
+        }
+        if let Some(m) = reached {
+            output::eprint_line(&messages::progress_line(m, done, total_cells));
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `symstab check-symmetry`: applies a group element and compares the function before and
+//! after (outputs on the dataset's inputs, and the loss).
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use symstab_core::Model;
+use symstab_core::mlp::symmetry::{Symmetry, SymmetryKind};
+use symstab_sweep::record::Real;
+
+use crate::cli::CheckSymmetryArgs;
+use crate::messages::{self, ArgError};
+use crate::output;
+use crate::problem::{self, Problem};
+
+/// Default toy rescale factor α.
+pub const DEFAULT_TOY_ALPHA: f64 = 2.0;
+
+/// The report (`--json` prints it as one object with exactly these keys).
+#[derive(Debug, Serialize)]
+pub struct SymmetryReport {
+    /// The action applied.
+    pub action: String,
+    /// Largest |f(gθ; x) − f(θ; x)| over the dataset's inputs and outputs.
+    pub max_output_diff: Real,
+    /// L(θ).
+    pub loss_before: Real,
+    /// L(gθ).
+    pub loss_after: Real,
+}
+
+/// Runs the command.
+pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
+    let loaded = problem::load(&args.model, args.point.as_ref(), "--point")?;
+    let params = &loaded.params;
+    let (action, moved, before, after) = match &loaded.problem {
+        Problem::Toy(toy) => {
+            let n = toy.n_factors();
+            let (name, moved) = match args.action.trim() {
+                "rescale" => {
+                    let alpha = args.alpha.unwrap_or(DEFAULT_TOY_ALPHA);
+                    let moved = toy
+                        .rescale(params, 0, 1, alpha)
+                        .map_err(|e| ArgError::new("--alpha", alpha, problem::core_reason(&e)))?;
+                    ("rescale".to_owned(), moved)
+                }
+                "sign-flip" => {
+                    // Flipping the signs of two factors keeps their product.
+                    let mut factors = vec![1.0; n];
+                    factors[0] = -1.0;
+                    factors[1] = -1.0;
+                    let moved = toy.scale(params, &factors).context("the toy sign flip")?;
+                    ("sign-flip".to_owned(), moved)
+                }
+                other => {
+                    return Err(ArgError::new(
+                        "--action",
+                        other,
+                        "the toy admits rescale and sign-flip",
+                    )
+                    .into());
+                }
+            };
+            let outputs = |p: &[f64]| -> Vec<f64> {
+                toy.samples()
+                    .iter()
+                    .map(|&(x, _)| {
+                        let mut out = [0.0];
+                        toy.predict(p, &[x], &mut out);
+                        out[0]
+                    })
+                    .collect()
+            };
+            (name, moved.clone(), outputs(params), outputs(&moved))
+        }
+        Problem::Mlp(mlp) => {
+            if let Some(alpha) = args.alpha {
+                return Err(ArgError::new("--alpha", alpha, messages::not_for_model("mlp")).into());
+            }
+            let kind: SymmetryKind = args
+                .action
+                .parse()
+                .map_err(|_| ArgError::new("--action", &args.action, messages::ACTION_NAMES))?;
+            let g = Symmetry::random(mlp.network(), kind, args.model.seed)
+                .map_err(|e| ArgError::new("--action", &args.action, e.to_string()))?;
+            let moved = g
+                .apply(mlp.network(), params)
+                .context("applying the symmetry")?;
+            let before = mlp.outputs(params).context("network outputs")?;
+            let after = mlp.outputs(&moved).context("network outputs")?;
+            (args.action.trim().to_owned(), moved, before, after)
+        }
+    };
+    let model = loaded.problem.model();
+    let max_output_diff =
+        before
+            .iter()
+            .zip(&after)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0_f64, |m, d| {
+                if m.is_nan() || d.is_nan() {
+                    f64::NAN
+                } else {
+                    m.max(d)
+                }
+            });
+    let report = SymmetryReport {
+        action,
+        max_output_diff: Real(max_output_diff),
+        loss_before: Real(model.loss(params)),
+        loss_after: Real(model.loss(&moved)),
+    };
+    if args.json {
+        output::print_json(&report)
+    } else {
+        output::print_text(&messages::symmetry_summary(
+            &report,
+            &loaded.problem.describe(),
+        ))
+    }
+}

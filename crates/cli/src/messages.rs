@@ -1,0 +1,334 @@
+//! Every user-facing message of the `symstab` binary: the glossary shown by `--help`, the
+//! reasons given for rejected argument values, the error type that names an argument and
+//! its value, and the one-line human-readable summaries.
+//!
+//! Messages are lower-case, name the argument as the user typed it (`--lr`) and the value
+//! that was given, and end without a period.
+
+use std::fmt;
+
+/// The glossary printed after the top-level `--help` (and after each command's long help).
+pub const GLOSSARY: &str = "\
+Terms:
+  loss L        toy: L = Σ (w1·…·wn·x − y)² (the default toy is (a·b·1 − 2)²); networks: mean squared error or cross-entropy
+  η, lr         learning rate: the step size of gradient descent θ ← θ − η·∇L(θ)
+  Hessian H     matrix of second derivatives of the loss at a point
+  λmax          sharpness: the largest (algebraic, not absolute) eigenvalue of H
+  λmin          the smallest eigenvalue of H (negative at a saddle)
+  2/λmax        stable lr: the local step bound; GD on the quadratic model diverges above it (\"unbounded\" when λmax ≤ 0)
+  critical lr   the smallest η at which a real run from the start point diverges (found by bisection)
+  ratio         critical lr / (2/λmax): how far the local bound under-predicts divergence
+  orbit         points with the same function: for the toy a·b = c, reached by (a, b) → (α·a, b/α)
+  α             the position on an orbit (α = 1 is the start, log α the coordinate of orbit sweeps)
+  conserved     quantities gradient flow keeps: toy wi² − wj²; networks ‖incoming‖² − ‖outgoing‖² per hidden neuron
+  outcome       converged (loss < 1e-12), diverged (loss non-finite or > 1e12), unfinished (step budget spent)
+  steps         number of updates executed before the outcome was decided";
+
+/// Reason: a learning rate, tolerance or similar value that must be positive.
+pub const MUST_BE_POSITIVE: &str = "must be finite and > 0";
+/// Reason: a count that must be at least one.
+pub const MUST_BE_COUNT: &str = "must be a whole number >= 1";
+/// Reason: a value that must be a finite number.
+pub const MUST_BE_FINITE: &str = "must be a finite number";
+/// Reason: a value that must be finite and at least zero.
+pub const MUST_BE_NON_NEGATIVE: &str = "must be finite and >= 0";
+/// Reason: a range `lo:hi:n`.
+pub const RANGE_FORMAT: &str =
+    "expected lo:hi:n with finite lo <= hi and a whole number n >= 1 (e.g. -10:10:400)";
+/// Reason: a comma-separated list of numbers.
+pub const LIST_FORMAT: &str = "expected a comma-separated list of finite numbers (e.g. 1,9)";
+/// Reason: an empty list.
+pub const EMPTY_LIST: &str = "must not be empty";
+/// Reason: a shard `I/N`.
+pub const SHARD_FORMAT: &str = "expected I/N with whole numbers 0 <= I < N (e.g. 0/4)";
+/// Reason: toy samples `x:y,...`.
+pub const TOY_SAMPLES_FORMAT: &str =
+    "expected x:y pairs separated by commas, finite numbers (e.g. 1:2,2:3.5)";
+/// Reason: widths.
+pub const WIDTHS_FORMAT: &str =
+    "expected at least two comma-separated whole numbers >= 1 (e.g. 5,10,10,1)";
+/// Reason: momentum.
+pub const MOMENTUM_RANGE: &str = "must lie in [0, 1)";
+/// Reason: the symmetry action.
+pub const ACTION_NAMES: &str = "expected rescale, layer-scale, permute, sign-flip or mix";
+/// Reason: the dataset.
+pub const DATASET_NAMES: &str =
+    "expected teacher, winequality, winequality-regression, iris or diabetes";
+
+/// An invalid command-line value, found while parsing or after it: names the argument, the
+/// value as given, and why it was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError {
+    /// The argument as the user knows it, e.g. `--lr`.
+    pub arg: String,
+    /// The value as given.
+    pub value: String,
+    /// What the value must satisfy.
+    pub reason: String,
+}
+
+impl ArgError {
+    /// An error for argument `arg` with value `value`.
+    pub fn new(arg: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        ArgError {
+            arg: arg.to_owned(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ArgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = if self.value.is_empty() {
+            "''"
+        } else {
+            &self.value
+        };
+        write!(f, "{}: invalid value {value}: {}", self.arg, self.reason)
+    }
+}
+
+impl std::error::Error for ArgError {}
+
+/// A usage error clap found in a value (wrong format, failed validation), rendered as one
+/// line `error: --lr: invalid value 0: must be finite and > 0`.
+pub fn clap_value_error(arg: &str, value: &str, reason: &str) -> String {
+    // clap names arguments as `--lr <LR>`; keep only the flag.
+    let flag = arg.split_whitespace().next().unwrap_or(arg);
+    format!("error: {}", ArgError::new(flag, value, reason))
+}
+
+/// The line printed for any error that is not a clap usage error.
+pub fn error_line(error: &anyhow::Error) -> String {
+    // `{:#}` joins the context chain with ": " on one line.
+    let text = format!("{error:#}");
+    format!("error: {}", text.replace('\n', " "))
+}
+
+/// Reason: a point with the wrong number of coordinates.
+pub fn wrong_dimension(expected: usize, got: usize, what: &str) -> String {
+    format!("expected {expected} coordinates ({what}), got {got}")
+}
+
+/// Reason: an option that only applies to other models.
+pub fn not_for_model(model: &str) -> String {
+    format!("does not apply to --model {model}")
+}
+
+/// Reason: a library error, passed through as the reason for an argument's value.
+pub fn library_reason(error: &dyn fmt::Display) -> String {
+    error.to_string()
+}
+
+/// Counts of outcomes and steps of a set of cells, for the sweep summary.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SweepSummary {
+    /// Cells of the sweep (or of the shard that ran).
+    pub cells: usize,
+    /// Cells computed by this run (the rest were found finished on disk).
+    pub computed: usize,
+    /// Cells reused from an earlier run.
+    pub reused: usize,
+    /// Cells whose loss fell below the convergence tolerance.
+    pub converged: usize,
+    /// Cells whose loss became non-finite or exceeded the divergence bound.
+    pub diverged: usize,
+    /// Cells that spent the step budget.
+    pub unfinished: usize,
+    /// Gradient-descent updates executed by this run (computed cells only).
+    pub steps: u64,
+    /// Wall-clock seconds of this run.
+    pub seconds: f64,
+    /// `steps / seconds`.
+    pub steps_per_second: f64,
+    /// Whether every cell of the sweep (or shard) is finished.
+    pub complete: bool,
+    /// The output directory, when there is one.
+    pub out: Option<String>,
+}
+
+impl fmt::Display for SweepSummary {
+    /// `sweep done: 1600 cells (1600 computed, 0 reused): converged 1200, diverged 300,
+    /// unfinished 100; 123456 steps in 0.012 s (1.0e7 steps/s)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "sweep {}: {} cells ({} computed, {} reused): converged {}, diverged {}, \
+             unfinished {}; {} steps in {:.3} s ({:.3e} steps/s)",
+            if self.complete { "done" } else { "incomplete" },
+            self.cells,
+            self.computed,
+            self.reused,
+            self.converged,
+            self.diverged,
+            self.unfinished,
+            self.steps,
+            self.seconds,
+            self.steps_per_second
+        )?;
+        if let Some(out) = &self.out {
+            write!(f, "; results in {out}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The plain progress line printed off a terminal, e.g. `sweep: 50% (800/1600 cells)`.
+pub fn progress_line(percent: usize, done: usize, total: usize) -> String {
+    format!("sweep: {percent}% ({done}/{total} cells)")
+}
+
+/// The line printed by `symstab merge`.
+pub fn merge_line(n_dirs: usize, summary: &SweepSummary) -> String {
+    format!(
+        "merged {n_dirs} shard directories: {} cells: converged {}, diverged {}, unfinished {}; \
+         results in {}",
+        summary.cells,
+        summary.converged,
+        summary.diverged,
+        summary.unfinished,
+        summary.out.as_deref().unwrap_or("?")
+    )
+}
+
+/// A number for people: shortest round-trip digits, in exponent form when very small or
+/// large.
+pub fn number(v: f64) -> String {
+    let a = v.abs();
+    if v.is_finite() && a != 0.0 && !(1e-4..1e6).contains(&a) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
+fn real(v: &symstab_sweep::record::Real) -> String {
+    number(v.0)
+}
+
+fn opt_real(v: &Option<symstab_sweep::record::Real>) -> String {
+    v.as_ref().map_or_else(|| "unknown".to_owned(), real)
+}
+
+fn list(values: &[symstab_sweep::record::Real]) -> String {
+    values.iter().map(real).collect::<Vec<_>>().join(", ")
+}
+
+/// Longest list of numbers printed in a human-readable summary before it is shortened.
+const SHOWN_VALUES: usize = 12;
+
+fn short_list(values: &[symstab_sweep::record::Real]) -> String {
+    if values.len() <= SHOWN_VALUES {
+        list(values)
+    } else {
+        let half = SHOWN_VALUES / 2;
+        format!(
+            "{}, … ({} more) …, {}",
+            list(&values[..half]),
+            values.len() - 2 * half,
+            list(&values[values.len() - half..])
+        )
+    }
+}
+
+/// Human-readable summary of `symstab hessian`.
+pub fn hessian_summary(
+    r: &crate::commands::hessian::HessianReport,
+    model: &str,
+    params: &[f64],
+) -> String {
+    let point = if params.len() <= SHOWN_VALUES {
+        format!(" at ({})", crate::problem::join(params))
+    } else {
+        String::new()
+    };
+    let stable = r
+        .stable_lr
+        .map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+    let negatives = r
+        .negative_count
+        .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
+    let mut text = format!(
+        "Hessian of the {model}{point} ({} method)\n\
+         loss              {}\n\
+         λmax (sharpness)  {}\n\
+         λmin              {}\n\
+         2/λmax (stable η) {stable}\n\
+         trace             {}\n\
+         negative λ        {negatives} of {}\n\
+         eigenvalues       {}",
+        r.method,
+        real(&r.loss),
+        opt_real(&r.lambda_max),
+        opt_real(&r.lambda_min),
+        real(&r.trace),
+        r.n_params,
+        short_list(&r.eigenvalues),
+    );
+    if let Some(hvps) = r.hvp_count {
+        text.push_str(&format!("\nHessian-vector products {hvps}"));
+    }
+    if !r.converged {
+        text.push_str("\nwarning: not every eigenpair met the tolerance");
+    }
+    text
+}
+
+/// Human-readable summary of `symstab train`.
+pub fn train_summary(r: &crate::commands::train::TrainReport, model: &str) -> String {
+    format!(
+        "gradient descent on the {model}, η = {}\n\
+         outcome     {} after {} steps\n\
+         loss        {} → {}\n\
+         final point {}\n\
+         conserved   {} → {}",
+        r.learning_rate,
+        r.outcome,
+        r.steps,
+        real(&r.start_loss),
+        real(&r.final_loss),
+        short_list(&r.final_point),
+        short_list(&r.conserved_start),
+        short_list(&r.conserved_end),
+    )
+}
+
+/// Human-readable summary of `symstab critical-lr`.
+pub fn critical_summary(r: &crate::commands::critical::CriticalReport, model: &str) -> String {
+    let mut text = format!(
+        "critical learning rate of the {model} ({} runs of at most {} steps)\n\
+         critical lr        {}\n\
+         largest stable run {}\n\
+         2/λmax at start    {}  (λmax = {})\n\
+         critical / stable  {}",
+        r.evaluations,
+        r.steps,
+        opt_real(&r.critical_lr),
+        opt_real(&r.lower),
+        r.stable_lr,
+        real(&r.lambda_max),
+        opt_real(&r.ratio),
+    );
+    if r.unfinished_count > 0 {
+        text.push_str(&format!(
+            "\nnote: {} run(s) spent the step budget and were counted as not diverged",
+            r.unfinished_count
+        ));
+    }
+    text
+}
+
+/// Human-readable summary of `symstab check-symmetry`.
+pub fn symmetry_summary(r: &crate::commands::symmetry::SymmetryReport, model: &str) -> String {
+    format!(
+        "{} on the {model}\n\
+         max output difference {}\n\
+         loss before           {}\n\
+         loss after            {}",
+        r.action,
+        real(&r.max_output_diff),
+        real(&r.loss_before),
+        real(&r.loss_after),
+    )
+}

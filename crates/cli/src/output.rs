@@ -1,0 +1,77 @@
+//! Writing results: JSON on stdout, human-readable text on stdout, lines on stderr, and
+//! files written atomically (a file is either complete or absent).
+//!
+//! Non-finite numbers are written explicitly: as the strings `"NaN"`, `"inf"`, `"-inf"`
+//! in JSON (serde_json would write `null`), and as the same bare tokens in CSV.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use symstab_sweep::SweepError;
+use symstab_sweep::record::Real;
+use symstab_sweep::store::write_atomic;
+
+/// A vector of reals serialised with explicit non-finite tokens.
+pub fn reals(values: &[f64]) -> Vec<Real> {
+    values.iter().copied().map(Real).collect()
+}
+
+/// Prints `value` as one JSON object and a newline on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).context("serialising the result")?;
+    print_text(&text)
+}
+
+/// Prints text and a newline on stdout.
+pub fn print_text(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").context("writing to stdout")?;
+    out.flush().context("writing to stdout")
+}
+
+/// Prints a line on stderr (progress, summaries of long runs). Failures are ignored: a
+/// closed stderr must not stop a computation.
+pub fn eprint_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+}
+
+/// A number as written in CSV: shortest round-trip form, or `NaN`, `inf`, `-inf`.
+pub fn csv_number(v: f64) -> String {
+    // Rust's Display writes exactly those tokens for non-finite values.
+    v.to_string()
+}
+
+/// Writes a CSV file atomically from a header and rows of numbers.
+pub fn write_csv_atomic(path: &Path, header: &[String], rows: &[Vec<f64>]) -> Result<()> {
+    write_atomic(path, |w| {
+        let mut csv = csv::Writer::from_writer(w);
+        let to_err = |e: csv::Error| SweepError::Csv {
+            path: path.to_owned(),
+            source: e,
+        };
+        csv.write_record(header).map_err(to_err)?;
+        for row in rows {
+            csv.write_record(row.iter().map(|&v| csv_number(v)))
+                .map_err(to_err)?;
+        }
+        csv.flush().map_err(|e| SweepError::Io {
+            path: path.to_owned(),
+            source: e,
+        })
+    })
+    .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes a text file atomically.
+pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
+    write_atomic(path, |w| {
+        w.write_all(text.as_bytes()).map_err(|e| SweepError::Io {
+            path: path.to_owned(),
+            source: e,
+        })
+    })
+    .with_context(|| format!("writing {}", path.display()))
+}
