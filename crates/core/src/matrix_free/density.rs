@@ -17,7 +17,7 @@ use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::small_eigen::symmetric_eigen;
+use super::symmetric_eigen;
 use super::{SymmetricOperator, check_dim, fill_rademacher, norm, orthogonalize, scale};
 use crate::error::{Error, Result};
 

@@ -59,7 +59,7 @@ use nalgebra::DMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::small_eigen::symmetric_eigen;
+use super::symmetric_eigen;
 use super::{
     SymmetricOperator, axpy, check_dim, check_tolerance, fill_gaussian, norm, orthogonalize, scale,
 };

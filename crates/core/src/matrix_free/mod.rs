@@ -13,8 +13,8 @@
 //! - [`hutchinson_trace`] estimates tr(A) from Rademacher probes with a standard error.
 //! - [`spectral_density`] is stochastic Lanczos quadrature: a Gaussian-broadened estimate
 //!   of the eigenvalue density.
-//! - [`symmetric_eigen`] is the dense eigen-solver used on the small projected matrices
-//!   (Householder + implicit QL), also usable as a dense cross-check.
+//! - The small projected matrices are decomposed by the crate's dense solver, the one
+//!   behind [`SymmetricEigen`](crate::spectrum::SymmetricEigen).
 //!
 //! Everything is deterministic given the seed in the options (ChaCha8 random numbers).
 //!
@@ -33,20 +33,34 @@ mod density;
 mod lanczos;
 mod operator;
 mod power;
-mod small_eigen;
 mod trace;
 
 pub use density::{DensityOptions, SpectralDensity, spectral_density};
 pub use lanczos::{EigenPairs, LanczosOptions, LanczosResult, lanczos};
 pub use operator::{FnOperator, HessianOperator, SymmetricOperator, check_symmetric};
 pub use power::{PowerOptions, PowerResult, power_iteration};
-pub use small_eigen::symmetric_eigen;
 pub use trace::{TraceEstimate, TraceOptions, hutchinson_trace};
 
 use rand::Rng;
 use rand_distr::StandardNormal;
 
 use crate::error::{Error, Result};
+
+/// Eigenvalues (ascending) and orthonormal eigenvectors (column j for value j) of a small
+/// symmetric matrix (lower triangle read), by the crate's dense solver without input
+/// validation: a non-finite entry gives NaN values.
+pub(crate) fn symmetric_eigen(
+    matrix: nalgebra::DMatrix<f64>,
+) -> (Vec<f64>, nalgebra::DMatrix<f64>) {
+    let m = matrix.nrows();
+    let (values, vectors) = crate::spectrum::decompose_unchecked(matrix, true);
+    let vectors = vectors.expect("vectors were requested");
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let sorted = order.iter().map(|&i| values[i]).collect();
+    let vectors = nalgebra::DMatrix::from_fn(m, m, |r, c| vectors[(r, order[c])]);
+    (sorted, vectors)
+}
 
 /// Dot product with four independent accumulators (lets the compiler vectorise it).
 pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {

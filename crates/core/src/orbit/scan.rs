@@ -7,19 +7,19 @@ use super::path::OrbitPath;
 use crate::error::{Error, Result};
 use crate::matrix_free::{
     FnOperator, HessianOperator, LanczosOptions, SymmetricOperator, TraceOptions,
-    hutchinson_trace, lanczos, symmetric_eigen,
+    hutchinson_trace, lanczos,
 };
 use crate::mlp::MlpProblem;
 use crate::mlp::conserved::neuron_balances;
 use crate::model::Model;
-use crate::spectrum::{StepBound, stable_learning_rate};
+use crate::spectrum::{StepBound, SymmetricEigen, stable_learning_rate};
 
 /// How a spectrum was computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SpectrumRoute {
-    /// The dense P×P Hessian and its full eigen-decomposition (Householder tridiagonalisation
-    /// and implicit QL, [`crate::matrix_free::symmetric_eigen`]); exact trace.
+    /// The dense P×P Hessian and its full eigen-decomposition ([`SymmetricEigen`]); exact
+    /// trace.
     Dense,
     /// Lanczos on Hessian-vector products (no P×P storage; Hutchinson trace estimate).
     Lanczos,
@@ -149,22 +149,18 @@ pub fn point_spectrum(
     {
         SpectrumRoute::Dense => {
             let hessian = problem.hessian(params);
-            crate::error::check_finite("hessian", hessian.as_slice())?;
-            let trace = hessian.diagonal().sum();
-            // Householder + implicit QL: ascending values, orthonormal vectors.
-            let (values, vectors) = symmetric_eigen(hessian.clone());
-            let top = values.len() - 1;
-            let u: Vec<f64> = vectors.column(top).iter().copied().collect();
+            let eigen = SymmetricEigen::new(hessian.clone())?;
+            let u: Vec<f64> = eigen.eigenvectors().column(0).iter().copied().collect();
             let mut hu = vec![0.0; p];
             hessian.apply(&u, &mut hu);
-            let lambda = values[top];
+            let lambda = eigen.lambda_max();
             let residual = hu
                 .iter()
                 .zip(&u)
                 .map(|(a, b)| (a - lambda * b).powi(2))
                 .sum::<f64>()
                 .sqrt();
-            (lambda, values[0], trace, 0.0, u, residual)
+            (lambda, eigen.lambda_min(), eigen.trace(), 0.0, u, residual)
         }
         SpectrumRoute::Lanczos => {
             let op = HessianOperator::new(problem, params)?;
