@@ -365,9 +365,16 @@ fn load(st: &mut LaneState, k: usize, cell: usize, cells: Cells<'_>) {
     st.slot[k] = cell;
 }
 
-/// The result of a stopped lane from its state and loss (classified by the core's rule).
+/// The result of a stopped lane from its state (loss recomputed with the lanes' rounding,
+/// classified by the core's rule).
 #[inline(always)]
-pub(crate) fn finish_cell(p: &ToyParams, a: f64, b: f64, t: f64, loss: f64) -> ToyCellResult {
+pub(crate) fn finish_cell<const FUSED: bool>(p: &ToyParams, a: f64, b: f64, t: f64) -> ToyCellResult {
+    let r = if FUSED {
+        a.mul_add(b, -2.0)
+    } else {
+        a * b - 2.0
+    };
+    let loss = r * r;
     let outcome = p.stop_rule.classify(loss).unwrap_or(Outcome::Unfinished);
     ToyCellResult {
         outcome,
