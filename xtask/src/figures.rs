@@ -3,6 +3,10 @@
 //! wrote; the numbers come from symstab-core and symstab-sweep.
 
 mod divergence_map;
+mod network_common;
+mod network_density;
+mod network_lr_map;
+mod network_orbit_spectrum;
 mod orbit;
 mod orbit_lr_map;
 mod orbit_spectrum;
@@ -66,6 +70,21 @@ const FIGURES: &[Figure] = &[
         name: "orbit-spectrum",
         about: "λmax, 2/λmax and the critical learning rate along the orbit a·b = 9",
         render: orbit_spectrum::render,
+    },
+    Figure {
+        name: "network-orbit-spectrum",
+        about: "λmax and 2/λmax along rescale orbits of a teacher-student and a wine-quality ReLU network, at start and trained",
+        render: network_orbit_spectrum::render,
+    },
+    Figure {
+        name: "network-lr-map",
+        about: "outcome over learning rate × rescale α for the trained teacher-student network, with 2/λmax(α) and the critical rate",
+        render: network_lr_map::render,
+    },
+    Figure {
+        name: "network-density",
+        about: "Hessian spectral density (SLQ) at α = 1 and α = 10 on a rescale orbit of the trained teacher-student network",
+        render: network_density::render,
     },
 ];
 
