@@ -71,3 +71,33 @@ fn critical_rates_match_direct_bisection() {
         assert!((2.0 / p.lambda_max - stable).abs() < 1e-12 * stable);
     }
 }
+
+#[test]
+fn loss_decrease_boundary_reads_the_grid_column_by_column() {
+    let cell = |alpha_index, lr_index, outcome, final_loss| symstab_core::orbit::NetworkCell {
+        alpha_index,
+        lr_index,
+        alpha: [0.5, 2.0][alpha_index],
+        learning_rate: [0.1, 0.2, 0.4][lr_index],
+        outcome,
+        steps: 10,
+        final_loss,
+    };
+    let u = Outcome::Unfinished;
+    let cells = vec![
+        cell(0, 0, u, 0.5),
+        cell(1, 0, u, 2.0),
+        cell(0, 1, u, 0.7),
+        cell(1, 1, u, 0.1),
+        cell(0, 2, Outcome::Diverged, f64::INFINITY),
+        cell(1, 2, u, 0.1),
+    ];
+    let b = symstab_core::orbit::loss_decrease_boundary(&cells, 2, 1.0).unwrap();
+    // Column 0: 0.1 and 0.2 lower the loss, 0.4 diverges. Column 1: the smallest rate
+    // already fails, so later successes do not count.
+    assert_eq!(b, vec![Some(0.2), None]);
+    assert!(symstab_core::orbit::loss_decrease_boundary(&cells, 4, 1.0).is_err());
+    let mut shuffled = cells.clone();
+    shuffled.swap(0, 1);
+    assert!(symstab_core::orbit::loss_decrease_boundary(&shuffled, 2, 1.0).is_err());
+}

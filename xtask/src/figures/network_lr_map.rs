@@ -12,7 +12,7 @@ use serde::Serialize;
 use symstab_core::Outcome;
 use symstab_core::orbit::{
     CriticalPoint, NetworkCell, NetworkSweepOptions, OrbitPath, critical_rates_along, log_spaced,
-    network_lr_sweep,
+    loss_decrease_boundary, network_lr_sweep,
 };
 use symstab_core::stability::CriticalOptions;
 
@@ -56,6 +56,8 @@ struct CurveRow<'a> {
     critical_over_stable: f64,
     runs: usize,
     unfinished_runs: usize,
+    /// Largest grid rate below which every run lowered the loss (trained map only).
+    largest_decreasing_lr: f64,
 }
 
 fn curve_rows<'a>(point: &'a str, points: &[CriticalPoint]) -> Vec<CurveRow<'a>> {
@@ -71,6 +73,7 @@ fn curve_rows<'a>(point: &'a str, points: &[CriticalPoint]) -> Vec<CurveRow<'a>>
             critical_over_stable: p.ratio.unwrap_or(f64::NAN),
             runs: p.evaluations,
             unfinished_runs: p.unfinished_count,
+            largest_decreasing_lr: f64::NAN,
         })
         .collect()
 }
@@ -115,10 +118,14 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             loss_ratio: c.final_loss / loss0,
         })
         .collect();
+    let decrease = loss_decrease_boundary(&cells, n_alpha, loss0)?;
     let csv_path = ctx.path("network_lr_map.csv");
     table::write_csv(&csv_path, cell_rows.iter())?;
     let curves_path = ctx.path("network_lr_map_curves.csv");
     let mut curves = curve_rows("trained", &trained);
+    for (row, d) in curves.iter_mut().zip(&decrease) {
+        row.largest_decreasing_lr = d.unwrap_or(f64::NAN);
+    }
     curves.extend(curve_rows("start", &start));
     table::write_csv(&curves_path, curves.iter())?;
 
@@ -149,6 +156,12 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         .iter()
         .map(|p| (p.alpha, p.critical_lr.unwrap_or(f64::NAN)))
         .collect();
+    let decreasing: Vec<(f64, f64)> = alphas
+        .iter()
+        .zip(&decrease)
+        .map(|(&a, d)| (a, d.unwrap_or(f64::NAN)))
+        .collect();
+    let decrease_style = LineStyle::dashed(colour::WHITE, 2);
     let stable_style = LineStyle::solid(colour::WHITE, 3);
     let critical_style = LineStyle::dashed(colour::BLACK, 3);
     let png_path = ctx.path("network_lr_map.png");
@@ -177,6 +190,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         })?;
         draw::draw_line(root, &pbox, &stable, stable_style)?;
         draw::draw_line(root, &pbox, &critical, critical_style)?;
+        draw::draw_line(root, &pbox, &decreasing, decrease_style)?;
         draw::draw_box_outline(root, &pbox)?;
 
         let (_, top, right, bottom) = pbox.bounds();
@@ -201,6 +215,10 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             LegendEntry::new(Swatch::Line(stable_style), "2/λmax(α) at the start (predicted)"),
             LegendEntry::new(Swatch::Line(critical_style), "critical η(α) (bisected)"),
         ];
+        entries.push(LegendEntry::new(
+            Swatch::Line(decrease_style),
+            "largest grid η up to which every run lowered the loss",
+        ));
         entries.extend(gap_note("critical η", critical.iter().map(|p| p.1)));
         let (rmin, rmax) = trained
             .iter()

@@ -53,5 +53,6 @@ pub use search::{
     golden_section_minimum, log_lambda_max_gradient, minimize_neuron_scales, minimum_from_scan, path_minimum,
 };
 pub use sweep::{
-    CriticalPoint, NetworkCell, NetworkSweepOptions, critical_rates_along, network_lr_sweep,
+    CriticalPoint, NetworkCell, NetworkSweepOptions, critical_rates_along, loss_decrease_boundary,
+    network_lr_sweep,
 };

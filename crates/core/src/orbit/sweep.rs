@@ -155,3 +155,39 @@ pub fn critical_rates_along(
         })
         .collect()
 }
+
+/// For each α of a [`network_lr_sweep`] grid (rates ascending), the largest learning rate
+/// below which every run ended with a loss under `reference_loss` (did not diverge and
+/// lowered the loss): the empirical "useful step" boundary, to set beside 2/λmax and the
+/// critical rate. `None` when even the smallest rate failed. Errors when the cells do not
+/// form a full lr-major grid of `n_alpha` columns.
+pub fn loss_decrease_boundary(
+    cells: &[NetworkCell],
+    n_alpha: usize,
+    reference_loss: f64,
+) -> Result<Vec<Option<f64>>> {
+    if n_alpha == 0 || cells.is_empty() || !cells.len().is_multiple_of(n_alpha) {
+        return Err(Error::invalid_value(
+            "cells",
+            cells.len(),
+            &format!("must be a non-empty multiple of n_alpha = {n_alpha}"),
+        ));
+    }
+    let n_lr = cells.len() / n_alpha;
+    (0..n_alpha)
+        .map(|i| {
+            let mut best = None;
+            for l in 0..n_lr {
+                let c = &cells[l * n_alpha + i];
+                if c.alpha_index != i || c.lr_index != l {
+                    return Err(Error::invalid_spec("cells", "not in lr-major grid order"));
+                }
+                if c.outcome == Outcome::Diverged || !(c.final_loss < reference_loss) {
+                    break;
+                }
+                best = Some(c.learning_rate);
+            }
+            Ok(best)
+        })
+        .collect()
+}
