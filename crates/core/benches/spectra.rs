@@ -76,7 +76,11 @@ fn large_problem() -> (MlpProblem, Vec<f64>, &'static str) {
             .arg(&path)
             .status()
             .is_ok_and(|s| s.success());
-        let loaded = if ok { ProblemFile::read(&path).ok() } else { None };
+        let loaded = if ok {
+            ProblemFile::read(&path).ok()
+        } else {
+            None
+        };
         let _ = std::fs::remove_dir_all(&dir);
         if let Some(file) = loaded {
             let (problem, params) = file.into_problem().expect("exported case is valid");
@@ -84,7 +88,11 @@ fn large_problem() -> (MlpProblem, Vec<f64>, &'static str) {
         }
     }
     let ts = teacher_student(&[64, 128, 128, 10], Activation::Relu, 2000, 0).expect("valid");
-    (ts.problem, ts.student_params, "symstab teacher-student (no numpy)")
+    (
+        ts.problem,
+        ts.student_params,
+        "symstab teacher-student (no numpy)",
+    )
 }
 
 fn top_eigen(problem: &MlpProblem, params: &[f64], n_top: usize) -> (LanczosResult, usize, f64) {
@@ -121,7 +129,10 @@ fn bench_large(problem: &MlpProblem, params: &[f64], repeats: usize) -> f64 {
         hvps,
         result.n_restarts,
         t,
-        times.iter().map(|x| (x * 1e3).round() / 1e3).collect::<Vec<_>>()
+        times
+            .iter()
+            .map(|x| (x * 1e3).round() / 1e3)
+            .collect::<Vec<_>>()
     );
     t
 }
@@ -201,7 +212,9 @@ fn main() {
             ),
         }
     } else {
-        println!("JAX peer skipped (python3 -c 'import jax, scipy' failed or SYMSTAB_BENCH_SKIP_JAX=1)");
+        println!(
+            "JAX peer skipped (python3 -c 'import jax, scipy' failed or SYMSTAB_BENCH_SKIP_JAX=1)"
+        );
     }
 
     // 2. A ~90k-parameter network: top 5 in bounded memory.
@@ -234,7 +247,10 @@ fn main() {
         result.converged,
         hvps,
         median(times.clone()),
-        times.iter().map(|x| (x * 100.0).round() / 100.0).collect::<Vec<_>>()
+        times
+            .iter()
+            .map(|x| (x * 100.0).round() / 100.0)
+            .collect::<Vec<_>>()
     );
     println!(
         "  peak resident memory (VmHWM) {:.0} MB (before building this network {before_mb:.0} MB); data {:.1} MB, Lanczos basis {:.1} MB",

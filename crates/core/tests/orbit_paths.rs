@@ -13,10 +13,17 @@ fn small() -> (MlpProblem, Vec<f64>) {
 }
 
 fn paths() -> Vec<OrbitPath> {
-    ["rescale:0", "rescale:1", "layer-scale:0", "layer-scale:1", "balanced:0:7", "balanced:1:3"]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect()
+    [
+        "rescale:0",
+        "rescale:1",
+        "layer-scale:0",
+        "layer-scale:1",
+        "balanced:0:7",
+        "balanced:1:3",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect()
 }
 
 #[test]
@@ -28,7 +35,14 @@ fn paths_parse_and_print() {
         "balanced:2".parse::<OrbitPath>().unwrap(),
         OrbitPath::Balanced { layer: 2, seed: 0 }
     );
-    for bad in ["", "rescale", "rescale:x", "layer-scale:-1", "spin:1", "balanced:1:2:3"] {
+    for bad in [
+        "",
+        "rescale",
+        "rescale:x",
+        "layer-scale:-1",
+        "spin:1",
+        "balanced:1:2:3",
+    ] {
         let err = bad.parse::<OrbitPath>().unwrap_err().to_string();
         assert!(err.contains("path"), "{bad}: {err}");
     }
@@ -64,13 +78,19 @@ fn every_path_multiplies_parameters_by_alpha_to_the_exponents() {
     let net = problem.network();
     for path in paths() {
         let e = path.exponents(net).unwrap();
-        assert!(e.iter().all(|x| [-1.0, 0.0, 1.0].iter().any(|v| (x - v).abs() < 1e-15)));
+        assert!(
+            e.iter()
+                .all(|x| [-1.0, 0.0, 1.0].iter().any(|v| (x - v).abs() < 1e-15))
+        );
         assert!(e.iter().any(|x| x.abs() > 0.5), "{path}: trivial path");
         for alpha in [0.01, 0.37, 1.0, 4.2, 100.0] {
             let moved = path.apply(net, &params, alpha).unwrap();
             for (i, (&m, &t)) in moved.iter().zip(&params).enumerate() {
                 let want = t * f64::powf(alpha, e[i]);
-                assert!((m - want).abs() <= 1e-14 * want.abs().max(1e-300), "{path} α={alpha} i={i}");
+                assert!(
+                    (m - want).abs() <= 1e-14 * want.abs().max(1e-300),
+                    "{path} α={alpha} i={i}"
+                );
             }
         }
     }
@@ -82,8 +102,12 @@ fn rescale_and_layer_scale_move_the_same_way() {
     let net = problem.network();
     for k in 0..2 {
         for alpha in [0.05, 3.0] {
-            let a = OrbitPath::Rescale { layer: k }.apply(net, &params, alpha).unwrap();
-            let b = OrbitPath::LayerScale { layer: k }.apply(net, &params, alpha).unwrap();
+            let a = OrbitPath::Rescale { layer: k }
+                .apply(net, &params, alpha)
+                .unwrap();
+            let b = OrbitPath::LayerScale { layer: k }
+                .apply(net, &params, alpha)
+                .unwrap();
             for (x, y) in a.iter().zip(&b) {
                 assert!((x - y).abs() <= 1e-14 * x.abs().max(1e-300));
             }
@@ -95,7 +119,9 @@ fn rescale_and_layer_scale_move_the_same_way() {
 fn balanced_path_scales_half_the_neurons_up_and_half_down() {
     let (problem, _) = small();
     let net = problem.network();
-    let signs = OrbitPath::Balanced { layer: 0, seed: 7 }.neuron_signs(net).unwrap();
+    let signs = OrbitPath::Balanced { layer: 0, seed: 7 }
+        .neuron_signs(net)
+        .unwrap();
     assert_eq!(signs.len(), 6);
     assert_eq!(signs.iter().filter(|s| **s > 0.0).count(), 3);
     assert_eq!(signs.iter().filter(|s| **s < 0.0).count(), 3);

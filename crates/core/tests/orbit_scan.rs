@@ -45,7 +45,10 @@ fn scan_at_alpha_one_matches_the_direct_dense_spectrum() {
     assert!(rel(at_one.gradient_norm, gn) < 1e-12);
     // The scan spans a real spread of sharpness although the function is fixed.
     let (min, max, ratio) = scan.lambda_max_spread();
-    assert!(min > 0.0 && max > min && ratio > 10.0, "{min} {max} {ratio}");
+    assert!(
+        min > 0.0 && max > min && ratio > 10.0,
+        "{min} {max} {ratio}"
+    );
 }
 
 #[test]
@@ -55,12 +58,25 @@ fn scanned_hessians_equal_the_transported_hessian() {
     let h = problem.hessian(&params);
     let path = OrbitPath::Balanced { layer: 0, seed: 5 };
     let alphas = [0.03, 0.5, 7.0];
-    let scan = scan_orbit(&problem, &params, path, &alphas, &SpectrumOptions::default()).unwrap();
+    let scan = scan_orbit(
+        &problem,
+        &params,
+        path,
+        &alphas,
+        &SpectrumOptions::default(),
+    )
+    .unwrap();
     for (record, &alpha) in scan.records.iter().zip(&alphas) {
         let g = path.symmetry(net, alpha).unwrap();
         let moved = SymmetricEigen::new(g.apply_to_hessian(net, &h).unwrap()).unwrap();
-        assert!(rel(record.lambda_max, moved.lambda_max()) < 1e-9, "α={alpha}");
-        assert!(rel(record.lambda_min, moved.lambda_min()) < 1e-9, "α={alpha}");
+        assert!(
+            rel(record.lambda_max, moved.lambda_max()) < 1e-9,
+            "α={alpha}"
+        );
+        assert!(
+            rel(record.lambda_min, moved.lambda_min()) < 1e-9,
+            "α={alpha}"
+        );
         assert!(rel(record.trace, moved.trace()) < 1e-9, "α={alpha}");
     }
 }
@@ -79,18 +95,34 @@ fn lanczos_route_agrees_with_the_dense_route() {
         dense_threshold: 10,
         ..SpectrumOptions::default()
     };
-    assert_eq!(auto_lanczos.route_for(problem.n_params()), SpectrumRoute::Lanczos);
+    assert_eq!(
+        auto_lanczos.route_for(problem.n_params()),
+        SpectrumRoute::Lanczos
+    );
     for alpha in [0.1, 1.0, 10.0] {
         let point = OrbitPath::Rescale { layer: 0 }
             .apply(problem.network(), &params, alpha)
             .unwrap();
         let d = point_spectrum(&problem, &point, &dense).unwrap();
         let l = point_spectrum(&problem, &point, &lanczos).unwrap();
-        assert_eq!((d.route, l.route), (SpectrumRoute::Dense, SpectrumRoute::Lanczos));
+        assert_eq!(
+            (d.route, l.route),
+            (SpectrumRoute::Dense, SpectrumRoute::Lanczos)
+        );
         // The eigenvalues converge; the Hutchinson trace may stop on its probe budget.
         assert!(l.lambda_max_residual <= 1e-9 * l.lambda_max.abs());
-        assert!(rel(l.lambda_max, d.lambda_max) < 1e-8, "{} {}", l.lambda_max, d.lambda_max);
-        assert!(rel(l.lambda_min, d.lambda_min) < 1e-8, "{} {}", l.lambda_min, d.lambda_min);
+        assert!(
+            rel(l.lambda_max, d.lambda_max) < 1e-8,
+            "{} {}",
+            l.lambda_max,
+            d.lambda_max
+        );
+        assert!(
+            rel(l.lambda_min, d.lambda_min) < 1e-8,
+            "{} {}",
+            l.lambda_min,
+            d.lambda_min
+        );
         assert!(rel(l.gauss_newton_max, d.gauss_newton_max) < 1e-8);
         // The Hutchinson estimate within five standard errors of the exact trace.
         assert!(
@@ -102,7 +134,12 @@ fn lanczos_route_agrees_with_the_dense_route() {
         );
         assert_eq!(d.trace_standard_error, 0.0);
         // Same eigenvector up to sign.
-        let overlap: f64 = d.top_vector.iter().zip(&l.top_vector).map(|(a, b)| a * b).sum();
+        let overlap: f64 = d
+            .top_vector
+            .iter()
+            .zip(&l.top_vector)
+            .map(|(a, b)| a * b)
+            .sum();
         assert!((overlap.abs() - 1.0).abs() < 1e-6);
         assert!(d.lambda_max_residual < 1e-9 * d.lambda_max.abs());
     }
@@ -137,16 +174,28 @@ fn slope_of_log_lambda_max_matches_finite_differences() {
         OrbitPath::Balanced { layer: 1, seed: 2 },
     ] {
         for alpha in [0.2, 1.0, 3.0] {
-            let scan = scan_orbit(&problem, &params, path, &[alpha], &SpectrumOptions::default())
-                .unwrap();
+            let scan = scan_orbit(
+                &problem,
+                &params,
+                path,
+                &[alpha],
+                &SpectrumOptions::default(),
+            )
+            .unwrap();
             let h: f64 = 1e-5;
             let lam = |a: f64| {
                 let point = path.apply(net, &params, a).unwrap();
-                hessian_spectrum(&problem, &point).unwrap().lambda_max().ln()
+                hessian_spectrum(&problem, &point)
+                    .unwrap()
+                    .lambda_max()
+                    .ln()
             };
             let fd = (lam(alpha * h.exp()) - lam(alpha * (-h).exp())) / (2.0 * h);
             let slope = scan.records[0].log_lambda_max_slope;
-            assert!((slope - fd).abs() < 1e-5 * fd.abs().max(1.0), "{path} α={alpha}: {slope} vs {fd}");
+            assert!(
+                (slope - fd).abs() < 1e-5 * fd.abs().max(1.0),
+                "{path} α={alpha}: {slope} vs {fd}"
+            );
         }
     }
 }
@@ -159,6 +208,14 @@ fn scan_rejects_bad_input() {
     assert!(scan_orbit(&problem, &params, path, &[], &o).is_err());
     assert!(scan_orbit(&problem, &params, path, &[-1.0], &o).is_err());
     assert!(scan_orbit(&problem, &params[1..], path, &[1.0], &o).is_err());
-    let bad = SpectrumOptions { tolerance: 0.0, ..o };
-    assert!(point_spectrum(&problem, &params, &bad).unwrap_err().to_string().contains("tolerance"));
+    let bad = SpectrumOptions {
+        tolerance: 0.0,
+        ..o
+    };
+    assert!(
+        point_spectrum(&problem, &params, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("tolerance")
+    );
 }

@@ -38,7 +38,11 @@ fn toy_lambda_max(log_alpha: f64) -> symstab_core::Result<f64> {
 #[test]
 fn search_on_a_scan_finds_the_balanced_toy_start() {
     // 40 points: α = 1 is not a sample, so the search must refine between samples.
-    let xs: Vec<f64> = log_spaced(1e-2, 1e2, 40).unwrap().iter().map(|a| a.ln()).collect();
+    let xs: Vec<f64> = log_spaced(1e-2, 1e2, 40)
+        .unwrap()
+        .iter()
+        .map(|a| a.ln())
+        .collect();
     assert!(xs.iter().all(|x| x.abs() > 0.05));
     let values: Vec<f64> = xs.iter().map(|&x| toy_lambda_max(x).unwrap()).collect();
     let (best, bracket, at_end) = minimum_from_scan(&xs, &values, toy_lambda_max, 1e-7).unwrap();
@@ -65,20 +69,43 @@ fn scan_search_reports_a_minimum_at_the_end_of_the_sample() {
 fn path_minimum_on_a_network_is_stationary_and_below_the_scan() {
     let (problem, params) = small();
     let alphas = log_spaced(1e-2, 1e2, 21).unwrap();
-    for path in [OrbitPath::Rescale { layer: 0 }, OrbitPath::Balanced { layer: 1, seed: 4 }] {
-        let scan = scan_orbit(&problem, &params, path, &alphas, &SpectrumOptions::default()).unwrap();
+    for path in [
+        OrbitPath::Rescale { layer: 0 },
+        OrbitPath::Balanced { layer: 1, seed: 4 },
+    ] {
+        let scan = scan_orbit(
+            &problem,
+            &params,
+            path,
+            &alphas,
+            &SpectrumOptions::default(),
+        )
+        .unwrap();
         let min = path_minimum(&problem, &params, &scan, &SearchOptions::default()).unwrap();
         assert!(!min.at_scan_end, "{path}");
-        let scanned_min = scan.records.iter().map(|r| r.lambda_max).fold(f64::INFINITY, f64::min);
+        let scanned_min = scan
+            .records
+            .iter()
+            .map(|r| r.lambda_max)
+            .fold(f64::INFINITY, f64::min);
         assert!(min.lambda_max <= scanned_min, "{path}");
         assert!(min.alpha >= min.bracket[0] && min.alpha <= min.bracket[1]);
         assert!(min.loss_relative_deviation < 1e-10);
         // At a smooth interior minimum the exact slope vanishes (to the search tolerance).
-        let at = scan_orbit(&problem, &params, path, &[min.alpha], &SpectrumOptions::default())
-            .unwrap();
+        let at = scan_orbit(
+            &problem,
+            &params,
+            path,
+            &[min.alpha],
+            &SpectrumOptions::default(),
+        )
+        .unwrap();
         let slope = at.records[0].log_lambda_max_slope;
         let curvature_scale = 4.0; // |d² log λ / d(log α)²| ≤ 4·… ; tolerance 1e-4 in log α
-        assert!(slope.abs() < curvature_scale * 1e-3, "{path}: slope {slope}");
+        assert!(
+            slope.abs() < curvature_scale * 1e-3,
+            "{path}: slope {slope}"
+        );
     }
 }
 
@@ -100,10 +127,18 @@ fn neuron_gradient_matches_finite_differences() {
         plus[layer][j] += h;
         let mut minus = v.clone();
         minus[layer][j] -= h;
-        let lp = log_lambda_max_gradient(&problem, &params, &plus, &options).unwrap().0;
-        let lm = log_lambda_max_gradient(&problem, &params, &minus, &options).unwrap().0;
+        let lp = log_lambda_max_gradient(&problem, &params, &plus, &options)
+            .unwrap()
+            .0;
+        let lm = log_lambda_max_gradient(&problem, &params, &minus, &options)
+            .unwrap()
+            .0;
         let fd = (lp.ln() - lm.ln()) / (2.0 * h);
-        assert!((grad[k] - fd).abs() < 1e-5 * fd.abs().max(1.0), "v{k}: {} vs {fd}", grad[k]);
+        assert!(
+            (grad[k] - fd).abs() < 1e-5 * fd.abs().max(1.0),
+            "v{k}: {} vs {fd}",
+            grad[k]
+        );
     }
 }
 
@@ -115,11 +150,16 @@ fn neuron_descent_flattens_without_changing_the_function() {
     assert!(result.history.windows(2).all(|w| w[1] <= w[0]));
     assert!(result.lambda_max < result.lambda_max_start);
     assert!((result.lambda_max - result.history.last().unwrap()).abs() == 0.0);
-    let direct = hessian_spectrum(&problem, &result.params).unwrap().lambda_max();
+    let direct = hessian_spectrum(&problem, &result.params)
+        .unwrap()
+        .lambda_max();
     assert!((direct - result.lambda_max).abs() < 1e-10 * direct);
     assert!(result.max_output_deviation < 1e-10);
     assert!(result.loss_relative_deviation < 1e-10);
-    assert!((problem.loss(&result.params) - problem.loss(&params)).abs() < 1e-10 * problem.loss(&params));
+    assert!(
+        (problem.loss(&result.params) - problem.loss(&params)).abs()
+            < 1e-10 * problem.loss(&params)
+    );
     // Per-neuron freedom includes the whole-layer paths, so it does at least as well as the
     // flattest point of a coarse uniform-layer scan near α = 1 … or it is still descending.
     assert!(result.final_gradient.is_finite());

@@ -5,9 +5,7 @@ use symstab_core::Outcome;
 use symstab_core::data::teacher_student;
 use symstab_core::descent::{GradientDescent, Recording};
 use symstab_core::mlp::{Activation, MlpProblem};
-use symstab_core::orbit::{
-    NetworkSweepOptions, OrbitPath, critical_rates_along, network_lr_sweep,
-};
+use symstab_core::orbit::{NetworkSweepOptions, OrbitPath, critical_rates_along, network_lr_sweep};
 use symstab_core::stability::{CriticalOptions, critical_learning_rate};
 
 fn small() -> (MlpProblem, Vec<f64>) {
@@ -21,7 +19,10 @@ fn sweep_cells_match_direct_runs_and_do_not_depend_on_threads() {
     let path = OrbitPath::Rescale { layer: 0 };
     let alphas = [0.1, 1.0, 10.0];
     let rates = [1e-4, 0.05, 5.0, 500.0];
-    let options = NetworkSweepOptions { max_steps: 60, ..Default::default() };
+    let options = NetworkSweepOptions {
+        max_steps: 60,
+        ..Default::default()
+    };
     let cells = network_lr_sweep(&problem, &params, path, &alphas, &rates, &options).unwrap();
     assert_eq!(cells.len(), 12);
     for (k, c) in cells.iter().enumerate() {
@@ -38,7 +39,10 @@ fn sweep_cells_match_direct_runs_and_do_not_depend_on_threads() {
     // The tiny rate never diverges; the huge one always does.
     assert!(cells[..3].iter().all(|c| c.outcome != Outcome::Diverged));
     assert!(cells[9..].iter().all(|c| c.outcome == Outcome::Diverged));
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
     let serial = one
         .install(|| network_lr_sweep(&problem, &params, path, &alphas, &rates, &options))
         .unwrap();

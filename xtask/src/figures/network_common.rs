@@ -54,7 +54,6 @@ impl Case {
             &self.trained
         }
     }
-
 }
 
 /// The two points of every case, in drawing order.
@@ -116,7 +115,11 @@ fn train(
 /// Full runs use the study's sizes; `--quick` runs (tests) narrower networks on fewer
 /// samples with a short training.
 fn build(quick: bool) -> FigureResult<Vec<Case>> {
-    let (n_samples, steps, width) = if quick { (200, 200, 6) } else { (1000, 6000, 10) };
+    let (n_samples, steps, width) = if quick {
+        (200, 200, 6)
+    } else {
+        (1000, 6000, 10)
+    };
     let widths = [5, width, width, width, width, 1];
     let ts = teacher_student(&widths, Activation::Relu, n_samples, 0)?;
     let teacher = train(
@@ -186,7 +189,14 @@ pub fn write_training(ctx: &super::Context) -> FigureResult<std::path::PathBuf> 
     for r in &rows {
         eprintln!(
             "  {} {}: {} parameters, {} samples, loss {:.4e} → {:.4e} after {} steps at η = {:.4}",
-            r.dataset, r.widths, r.n_params, r.n_samples, r.start_loss, r.trained_loss, r.steps, r.learning_rate
+            r.dataset,
+            r.widths,
+            r.n_params,
+            r.n_samples,
+            r.start_loss,
+            r.trained_loss,
+            r.steps,
+            r.learning_rate
         );
     }
     let path = ctx.path("network_training.csv");

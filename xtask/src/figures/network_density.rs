@@ -101,7 +101,10 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         root.fill(&colour::WHITE)?;
         draw::draw_title(
             root,
-            &format!("Hessian spectral density at two equivalent points of the trained {}", case.label),
+            &format!(
+                "Hessian spectral density at two equivalent points of the trained {}",
+                case.label
+            ),
             12,
         )?;
         let top = 56;
@@ -113,12 +116,20 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         for (k, (alpha, xs, ys, sigma, extremes)) in panels.iter().enumerate() {
             let y0 = top + k as i32 * panel_h;
             let (x_lo, x_hi) = pad_range(
-                (xs[0].min(extremes.lambda_min), xs[xs.len() - 1].max(extremes.lambda_max)),
+                (
+                    xs[0].min(extremes.lambda_min),
+                    xs[xs.len() - 1].max(extremes.lambda_max),
+                ),
                 0.03,
                 Scale::Linear,
             );
             let x_axis = Axis::new("Hessian eigenvalue λ", x_lo, x_hi, Scale::Linear);
-            let y_axis = Axis::new("density (SLQ, broadened)", peak * 1e-7, peak * 30.0, Scale::Log);
+            let y_axis = Axis::new(
+                "density (SLQ, broadened)",
+                peak * 1e-7,
+                peak * 30.0,
+                Scale::Log,
+            );
             let pbox = draw::draw_axes(
                 root,
                 (0, y0, SIZE.0 as i32 - 10, y0 + panel_h - 8),
@@ -142,7 +153,10 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             }
             let max_style = LineStyle::dashed(colour::BLACK, 2);
             let min_style = LineStyle::dashed(colour::UNFINISHED, 2);
-            for (value, style) in [(extremes.lambda_max, max_style), (extremes.lambda_min, min_style)] {
+            for (value, style) in [
+                (extremes.lambda_max, max_style),
+                (extremes.lambda_min, min_style),
+            ] {
                 draw::draw_line(
                     root,
                     &pbox,

@@ -94,18 +94,42 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         relative_tolerance: 2e-2,
         ..CriticalOptions::default()
     };
-    let trained = critical_rates_along(&case.problem, &case.trained, PATH, &alphas, &critical_options)?;
+    let trained = critical_rates_along(
+        &case.problem,
+        &case.trained,
+        PATH,
+        &alphas,
+        &critical_options,
+    )?;
     let start_alphas = log_spaced(ALPHA_RANGE.0, ALPHA_RANGE.1, if ctx.quick { 3 } else { 5 })?;
-    let start = critical_rates_along(&case.problem, &case.start, PATH, &start_alphas, &critical_options)?;
+    let start = critical_rates_along(
+        &case.problem,
+        &case.start,
+        PATH,
+        &start_alphas,
+        &critical_options,
+    )?;
     for (name, points) in [("trained", &trained), ("start", &start)] {
         let ratios: Vec<String> = points
             .iter()
-            .map(|p| format!("{}: {:.3}", format_number(p.alpha), p.ratio.unwrap_or(f64::NAN)))
+            .map(|p| {
+                format!(
+                    "{}: {:.3}",
+                    format_number(p.alpha),
+                    p.ratio.unwrap_or(f64::NAN)
+                )
+            })
             .collect();
-        eprintln!("  {name}: critical η ÷ (2/λmax) by α = {}", ratios.join(", "));
+        eprintln!(
+            "  {name}: critical η ÷ (2/λmax) by α = {}",
+            ratios.join(", ")
+        );
     }
 
-    let diverged = cells.iter().filter(|c| c.outcome == Outcome::Diverged).count();
+    let diverged = cells
+        .iter()
+        .filter(|c| c.outcome == Outcome::Diverged)
+        .count();
     let loss0 = symstab_core::Model::loss(&case.problem, &case.trained);
     let cell_rows: Vec<CellRow> = cells
         .iter()
@@ -135,10 +159,18 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         .filter(|r| r.outcome != Outcome::Diverged)
         .map(|r| r.loss_ratio.max(1e-12))
         .collect();
-    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min).min(0.5);
+    let lo = ratios
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .min(0.5);
     // Ratios above SHADE_MAX (rare runs that grew without reaching the divergence bound) share
     // the top colour.
-    let hi = ratios.iter().copied().fold(0.0, f64::max).clamp(2.0, SHADE_MAX);
+    let hi = ratios
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .clamp(2.0, SHADE_MAX);
     let shade_axis = Axis::new("final loss ÷ loss at θ", lo, hi, Scale::Log);
     let shade = |ratio: f64| {
         let (u0, u1) = shade_axis.unit_range();
@@ -151,7 +183,10 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         x: alphas.iter().map(|a| a.log10()).collect(),
         y: rates.iter().map(|r| r.log10()).collect(),
     };
-    let stable: Vec<(f64, f64)> = trained.iter().map(|p| (p.alpha, p.stable_lr.as_f64())).collect();
+    let stable: Vec<(f64, f64)> = trained
+        .iter()
+        .map(|p| (p.alpha, p.stable_lr.as_f64()))
+        .collect();
     let critical: Vec<(f64, f64)> = trained
         .iter()
         .map(|p| (p.alpha, p.critical_lr.unwrap_or(f64::NAN)))
@@ -169,7 +204,10 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         root.fill(&colour::WHITE)?;
         draw::draw_title(
             root,
-            &format!("Gradient descent from equivalent points of the trained {}", case.label),
+            &format!(
+                "Gradient descent from equivalent points of the trained {}",
+                case.label
+            ),
             12,
         )?;
         let x_axis = Axis::new(
@@ -203,16 +241,25 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             &shade,
         )?;
         let mut entries = vec![
-            LegendEntry::new(Swatch::Blank, format!("after {max_steps} full-batch steps:")),
             LegendEntry::new(
                 Swatch::Blank,
-                format!("not diverged: shade = loss ratio (bar, ≥ {} at the top)", format_number(hi)),
+                format!("after {max_steps} full-batch steps:"),
+            ),
+            LegendEntry::new(
+                Swatch::Blank,
+                format!(
+                    "not diverged: shade = loss ratio (bar, ≥ {} at the top)",
+                    format_number(hi)
+                ),
             ),
             LegendEntry::new(
                 Swatch::Patch(colour::DIVERGED),
                 format!("diverged, loss > 1e12 ({diverged} cells)"),
             ),
-            LegendEntry::new(Swatch::Line(stable_style), "2/λmax(α) at the start (predicted)"),
+            LegendEntry::new(
+                Swatch::Line(stable_style),
+                "2/λmax(α) at g(α)·θ (predicted)",
+            ),
             LegendEntry::new(Swatch::Line(critical_style), "critical η(α) (bisected)"),
         ];
         entries.push(LegendEntry::new(
@@ -226,7 +273,11 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             .fold((f64::INFINITY, 0.0f64), |(a, b), r| (a.min(r), b.max(r)));
         entries.push(LegendEntry::new(
             Swatch::Blank,
-            format!("critical η ÷ (2/λmax): {} … {}", format_number(rmin), format_number(rmax)),
+            format!(
+                "critical η ÷ (2/λmax): {} … {}",
+                format_number(rmin),
+                format_number(rmax)
+            ),
         ));
         entries.push(LegendEntry::new(
             Swatch::Blank,

@@ -102,7 +102,14 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                 let at_one = scan.records[alphas.len() / 2].lambda_max;
                 eprintln!(
                     "  {} {point} {path}: λmax {:.4e} … {:.4e} (× {:.1}), at α = 1 {:.4e}, flattest α = {:.4} λmax = {:.4e}, loss deviation ≤ {:.1e}",
-                    case.name, lo, hi, ratio, at_one, min.alpha, min.lambda_max, scan.max_relative_loss_deviation
+                    case.name,
+                    lo,
+                    hi,
+                    ratio,
+                    at_one,
+                    min.alpha,
+                    min.lambda_max,
+                    scan.max_relative_loss_deviation
                 );
                 for r in &scan.records {
                     rows.push(Row {
@@ -137,7 +144,9 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                     flattest_lambda_max: min.lambda_max,
                     flattest_stable_lr: min.stable_lr.as_f64(),
                     evaluations: min.evaluations,
-                    max_deviation: scan.max_relative_loss_deviation.max(min.loss_relative_deviation),
+                    max_deviation: scan
+                        .max_relative_loss_deviation
+                        .max(min.loss_relative_deviation),
                     route: format!("{:?}", scan.route).to_lowercase(),
                 });
                 case_scans.push((scan, min.alpha, min.lambda_max));
@@ -269,7 +278,11 @@ fn panel(
             .collect();
         draw::draw_line(root, &pbox, &curve, style)?;
         let marker = Marker {
-            shape: if k % 2 == 0 { Shape::Circle } else { Shape::Square },
+            shape: if k % 2 == 0 {
+                Shape::Circle
+            } else {
+                Shape::Square
+            },
             size: 8,
             fill: colour,
             outline: colour::BLACK,

@@ -50,7 +50,8 @@ pub use scan::{
 };
 pub use search::{
     GoldenSection, NeuronScaleMinimum, NeuronScaleOptions, PathMinimum, SearchOptions,
-    golden_section_minimum, log_lambda_max_gradient, minimize_neuron_scales, minimum_from_scan, path_minimum,
+    golden_section_minimum, log_lambda_max_gradient, minimize_neuron_scales, minimum_from_scan,
+    path_minimum,
 };
 pub use sweep::{
     CriticalPoint, NetworkCell, NetworkSweepOptions, critical_rates_along, loss_decrease_boundary,

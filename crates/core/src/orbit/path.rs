@@ -266,7 +266,11 @@ pub(crate) fn check_log_scales(net: &Mlp, log_scales: &[Vec<f64>]) -> Result<()>
         });
     }
     for (h, scales) in log_scales.iter().enumerate() {
-        check_len(&format!("log-scales of hidden layer {h}"), scales, net.widths()[h + 1])?;
+        check_len(
+            &format!("log-scales of hidden layer {h}"),
+            scales,
+            net.widths()[h + 1],
+        )?;
         crate::error::check_finite(&format!("log-scales of hidden layer {h}"), scales)?;
     }
     Ok(())

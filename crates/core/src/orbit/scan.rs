@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::path::OrbitPath;
 use crate::error::{Error, Result};
 use crate::matrix_free::{
-    FnOperator, HessianOperator, LanczosOptions, SymmetricOperator, TraceOptions,
-    hutchinson_trace, lanczos,
+    FnOperator, HessianOperator, LanczosOptions, SymmetricOperator, TraceOptions, hutchinson_trace,
+    lanczos,
 };
 use crate::mlp::MlpProblem;
 use crate::mlp::conserved::neuron_balances;
@@ -85,7 +85,11 @@ impl SpectrumOptions {
             ));
         }
         if self.max_products == 0 {
-            return Err(Error::invalid_value("max_products", 0, "must be at least 1"));
+            return Err(Error::invalid_value(
+                "max_products",
+                0,
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -145,8 +149,7 @@ pub fn point_spectrum(
     let route = options.route_for(p);
     let mut products = 0;
     let mut converged = true;
-    let (lambda_max, lambda_min, trace, trace_standard_error, top_vector, residual) = match route
-    {
+    let (lambda_max, lambda_min, trace, trace_standard_error, top_vector, residual) = match route {
         SpectrumRoute::Dense => {
             let hessian = problem.hessian(params);
             let eigen = SymmetricEigen::new(hessian.clone())?;

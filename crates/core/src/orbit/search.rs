@@ -31,7 +31,12 @@ pub struct GoldenSection {
 /// The best evaluated point is returned (the ends are evaluated too).
 ///
 /// Errors: non-finite ends, hi < lo, a tolerance not finite and > 0, or an error of f.
-pub fn golden_section_minimum<F>(mut f: F, lo: f64, hi: f64, tolerance: f64) -> Result<GoldenSection>
+pub fn golden_section_minimum<F>(
+    mut f: F,
+    lo: f64,
+    hi: f64,
+    tolerance: f64,
+) -> Result<GoldenSection>
 where
     F: FnMut(f64) -> Result<f64>,
 {
@@ -327,7 +332,8 @@ pub fn minimize_neuron_scales(
     };
     let n: usize = shape.iter().sum();
     let mut v = vec![0.0; n];
-    let (mut lambda, mut gradient) = lambda_and_gradient(problem, params, &unflatten(&v), &spectrum)?;
+    let (mut lambda, mut gradient) =
+        lambda_and_gradient(problem, params, &unflatten(&v), &spectrum)?;
     let lambda_max_start = lambda;
     let mut history = vec![lambda];
     let mut evaluations = 1;

@@ -71,7 +71,11 @@ pub fn network_lr_sweep(
     if alphas.is_empty() || learning_rates.is_empty() {
         return Err(Error::invalid_value(
             "grid",
-            format!("{} α × {} learning rates", alphas.len(), learning_rates.len()),
+            format!(
+                "{} α × {} learning rates",
+                alphas.len(),
+                learning_rates.len()
+            ),
             "needs at least one of each",
         ));
     }
