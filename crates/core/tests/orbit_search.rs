@@ -25,8 +25,8 @@ fn golden_section_finds_a_parabola_vertex() {
     assert!((r.x - 0.3).abs() < 1e-8);
     assert!((r.value - 1.0).abs() < 1e-15);
     assert!(r.evaluations < 60);
-    assert!(golden_section_minimum(|x| Ok(x), 1.0, 0.0, 1e-3).is_err());
-    assert!(golden_section_minimum(|x| Ok(x), 0.0, 1.0, 0.0).is_err());
+    assert!(golden_section_minimum(Ok, 1.0, 0.0, 1e-3).is_err());
+    assert!(golden_section_minimum(Ok, 0.0, 1.0, 0.0).is_err());
 }
 
 /// λmax of the toy (a·b − 2)² at (3α, 3/α) on the orbit a·b = 9.

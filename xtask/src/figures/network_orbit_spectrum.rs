@@ -222,6 +222,10 @@ fn per_neuron(ctx: &Context, case: &Case, point: &str) -> FigureResult<Summary> 
     })
 }
 
+/// The scans of one network (each with its flattest α and λmax) and its per-neuron descents
+/// (λmax before, after), point by point.
+type PanelData<'a> = (&'a [(OrbitScan, f64, f64)], &'a [(f64, f64)]);
+
 fn point_colour(point: &str) -> plotters::style::RGBColor {
     if point == "start" {
         colour::LINES[0]
@@ -235,7 +239,7 @@ fn panel(
     rect: (i32, i32, i32, i32),
     x_axis: &Axis,
     case: &Case,
-    (scans, descents): (&[(OrbitScan, f64, f64)], &[(f64, f64)]),
+    (scans, descents): PanelData<'_>,
     stable: bool,
 ) -> DrawResult {
     let value = |lambda: f64| if stable { 2.0 / lambda } else { lambda };

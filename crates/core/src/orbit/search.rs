@@ -117,7 +117,10 @@ where
             got: values.len(),
         });
     }
-    if xs.windows(2).any(|w| !(w[1] > w[0])) {
+    if xs
+        .windows(2)
+        .any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater))
+    {
         return Err(Error::invalid_spec(
             "scan",
             "positions must be strictly ascending",

@@ -186,7 +186,9 @@ pub fn loss_decrease_boundary(
                 if c.alpha_index != i || c.lr_index != l {
                     return Err(Error::invalid_spec("cells", "not in lr-major grid order"));
                 }
-                if c.outcome == Outcome::Diverged || !(c.final_loss < reference_loss) {
+                let lowered =
+                    c.final_loss.partial_cmp(&reference_loss) == Some(std::cmp::Ordering::Less);
+                if c.outcome == Outcome::Diverged || !lowered {
                     break;
                 }
                 best = Some(c.learning_rate);
