@@ -91,21 +91,25 @@ fn bench_problem(name: &str, widths: &[usize], n: usize, repeats: usize, dense: 
     let mut g = vec![0.0; p];
     let mut hv = vec![0.0; p];
     let loss = pr.loss(&params);
-    let grad = median_time(repeats, || {
-        pr.loss_and_gradient(&params, &mut g);
-    });
-    let hvp = median_time(repeats, || pr.hessian_vector_product(&params, &v, &mut hv));
-    let one = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .expect("pool");
+    let pool = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+    };
+    let (one, two) = (pool(1), pool(2));
+    let grad_1t =
+        one.install(|| median_time(repeats, || _ = pr.loss_and_gradient(&params, &mut g)));
+    let grad = two.install(|| median_time(repeats, || _ = pr.loss_and_gradient(&params, &mut g)));
     let hvp_1t =
         one.install(|| median_time(repeats, || pr.hessian_vector_product(&params, &v, &mut hv)));
+    let hvp =
+        two.install(|| median_time(repeats, || pr.hessian_vector_product(&params, &v, &mut hv)));
     let (mut hessian, mut eig) = (f64::NAN, f64::NAN);
     let mut extra = String::new();
     if dense {
         let mut h = pr.hessian(&params);
-        hessian = median_time(repeats.min(7), || h = pr.hessian(&params));
+        hessian = two.install(|| median_time(repeats.min(7), || h = pr.hessian(&params)));
         let mut ev = h.clone().symmetric_eigenvalues();
         eig = median_time(repeats.min(7), || ev = h.clone().symmetric_eigenvalues());
         let max = ev.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -113,13 +117,11 @@ fn bench_problem(name: &str, widths: &[usize], n: usize, repeats: usize, dense: 
         let neg = ev.iter().filter(|&&e| e < -1e-10 * max.abs()).count();
         extra = format!(" lambda_max={max:.15} lambda_min={min:.15} negative={neg}");
     }
+    println!("symstab {name}: {source}, P={p}, n={n}, loss={loss:.16}{extra}");
     println!(
-        "symstab {name}: {source}, P={p}, n={n}, threads={}, loss={loss:.16}{extra}",
-        rayon::current_num_threads()
-    );
-    println!(
-        "  gradient {:.3} ms | HVP {:.3} ms (1 thread {:.3} ms){}",
+        "  gradient {:.3} ms (1 thread {:.3} ms) | HVP {:.3} ms (1 thread {:.3} ms) [2 threads unless noted]{}",
         grad * 1e3,
+        grad_1t * 1e3,
         hvp * 1e3,
         hvp_1t * 1e3,
         if dense {

@@ -16,8 +16,8 @@
 //! R-pass for J v followed by plain backpropagation of ∇²_f ℓ · J v.
 
 use crate::data::Targets;
-use crate::mlp::linalg::{View, add_column_sums, gemm};
-use crate::mlp::network::Mlp;
+use crate::mlp::linalg::{View, add_column_sums, gemm, mul_add_bt, mul_rows};
+use crate::mlp::network::{Activation, Mlp};
 
 /// Loss kinds of an MLP problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,7 +327,44 @@ fn r_forward(
     (rz, rh)
 }
 
-/// Adds H·v of one block to `out` (exact, by the R-operator; see the module docs).
+/// Reusable buffers of [`hvp_block`], one set per thread (see [`HVP_WORK`]).
+#[derive(Default)]
+struct HvpWork {
+    /// Per layer k: [z_k | R{z_k}], feature-major (fan_out rows of 2·nb samples).
+    s: Vec<Vec<f64>>,
+    /// Per layer k ≥ 1: [h_k | R{h_k}], feature-major (fan_in rows of 2·nb); index 0 holds
+    /// x transposed (d_0 rows of nb).
+    hh: Vec<Vec<f64>>,
+    /// Per hidden layer: σ'(z_k) and (curved activations only) σ''(z_k), fan_out × nb.
+    d1: Vec<Vec<f64>>,
+    d2: Vec<Vec<f64>>,
+    /// Backward ping-pong buffers [R{δ} | δ] (rows of 2·nb).
+    dd: Vec<f64>,
+    tt: Vec<f64>,
+    /// Row-major head buffers (nb × m).
+    f: Vec<f64>,
+    rf: Vec<f64>,
+    delta: Vec<f64>,
+    rdelta: Vec<f64>,
+    probs: Vec<f64>,
+}
+
+thread_local! {
+    /// Buffers of [`hvp_block`] kept across calls on the same thread (no allocation per call
+    /// once they have grown).
+    static HVP_WORK: std::cell::RefCell<HvpWork> = std::cell::RefCell::new(HvpWork::default());
+}
+
+/// Adds H·v of one block to `out` (exact, by the R-operator; see the module docs) and
+/// returns the block's loss contribution.
+///
+/// Layout: every activation is stored feature-major (one row per unit, samples contiguous),
+/// with the primal and the tangent side by side in one row, [h_k | R{h_k}] and
+/// [R{δ_k} | δ_k]. Each weight matrix is then read once per layer and direction:
+///   [z_k | R{z_k}] = W_kᵀ [h_k | R{h_k}] + [b_k | c_k], then R{z_k} += V_kᵀ h_k;
+///   (H v)_{W_k} = [h_k | R{h_k}] · [R{δ_k} | δ_k]ᵀ = h_kᵀ R{δ_k} + R{h_k}ᵀ δ_k (one product);
+///   [t | Rt] ← W_k [R{δ_k} | δ_k] with V_k δ_k added to the first half, then
+///   δ_{k−1} = t ⊙ σ', R{δ_{k−1}} = Rt ⊙ σ' + t ⊙ σ'' ⊙ R{z_{k−1}}.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn hvp_block(
     net: &Mlp,
@@ -339,109 +376,258 @@ pub(crate) fn hvp_block(
     nb: usize,
     scale: f64,
     out: &mut [f64],
+) -> f64 {
+    HVP_WORK.with(|cell| {
+        let mut work = cell.borrow_mut();
+        hvp_block_with(net, head, params, v, x, targets, nb, scale, out, &mut work)
+    })
+}
+
+/// h = σ(z), σ'(z) into `d1` and R{h} = σ'(z)·R{z}, row by row: `s` holds rows [z | R{z}]
+/// and `hn` receives rows [h | R{h}] (2·nb each); `f(z)` returns (σ(z), σ'(z)).
+#[inline(always)]
+fn activate_rows(
+    s: &[f64],
+    hn: &mut [f64],
+    d1: &mut [f64],
+    nb: usize,
+    f: impl Fn(f64) -> (f64, f64),
 ) {
-    let state = forward_head(net, head, params, x, targets, nb, scale, true);
-    let tape = &state.tape;
-    let (rz, rh) = r_forward(net, params, v, tape);
+    let n2 = 2 * nb;
+    for ((zr, hr), dr) in s
+        .chunks_exact(n2)
+        .zip(hn.chunks_exact_mut(n2))
+        .zip(d1.chunks_exact_mut(nb))
+    {
+        let (z, rz) = zr.split_at(nb);
+        let (h, rh) = hr.split_at_mut(nb);
+        for i in 0..nb {
+            let (value, slope) = f(z[i]);
+            h[i] = value;
+            dr[i] = slope;
+            rh[i] = slope * rz[i];
+        }
+    }
+}
+
+/// Σ of a slice with 8 partial sums (lane l takes indices ≡ l mod 8), added in a fixed tree.
+#[inline(always)]
+fn sum_lanes(x: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            acc[l] += c[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for v in chunks.remainder() {
+        s += v;
+    }
+    s
+}
+
+crate::mlp::linalg::multiversion!(hvp_block_with, hvp_block_kernel, (net: &Mlp, head: Head, params: &[f64], v: &[f64], x: &[f64], targets: BlockTargets<'_>, nb: usize, scale: f64, out: &mut [f64], w: &mut HvpWork) -> f64);
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn hvp_block_kernel(
+    net: &Mlp,
+    head: Head,
+    params: &[f64],
+    v: &[f64],
+    x: &[f64],
+    targets: BlockTargets<'_>,
+    nb: usize,
+    scale: f64,
+    out: &mut [f64],
+    w: &mut HvpWork,
+) -> f64 {
     let n_layers = net.n_layers();
     let m = net.output_dim();
-    let mut rdelta = vec![0.0; nb * m];
-    loss_hessian_apply(
-        head,
-        &state.probs,
-        m,
-        1,
-        scale,
-        &rz[n_layers - 1],
-        &mut rdelta,
+    let d0 = net.input_dim();
+    let n2 = 2 * nb;
+    w.s.resize_with(n_layers, Vec::new);
+    w.hh.resize_with(n_layers, Vec::new);
+    w.d1.resize_with(n_layers, Vec::new);
+    w.d2.resize_with(n_layers, Vec::new);
+
+    // x transposed: d_0 rows of nb samples.
+    {
+        let xt = sized(&mut w.hh[0], d0 * nb);
+        for i in 0..nb {
+            for a in 0..d0 {
+                xt[a * nb + i] = x[i * d0 + a];
+            }
+        }
+    }
+
+    for k in 0..n_layers {
+        let l = net.layer(k);
+        let (fi, fo) = (l.fan_in, l.fan_out);
+        let pv = net.view(params, k);
+        let tv = net.view(v, k);
+        let (lower, upper) = w.hh.split_at_mut(k + 1);
+        let hin = &lower[k];
+        let s = sized(&mut w.s[k], fo * n2);
+        for j in 0..fo {
+            s[j * n2..j * n2 + nb].fill(pv.bias[j]);
+            s[j * n2 + nb..(j + 1) * n2].fill(tv.bias[j]);
+        }
+        let wt = View::transposed(pv.weights, fo);
+        let vt = View::transposed(tv.weights, fo);
+        if k == 0 {
+            // R{h_0} = 0: z_0 = W_0ᵀ x + b_0, R{z_0} = V_0ᵀ x + c_0.
+            mul_rows(fo, fi, nb, wt, hin, nb, true, s, n2);
+            mul_rows(fo, fi, nb, vt, hin, nb, true, &mut s[nb..], n2);
+        } else {
+            mul_rows(fo, fi, n2, wt, hin, n2, true, s, n2);
+            mul_rows(fo, fi, nb, vt, hin, n2, true, &mut s[nb..], n2);
+        }
+        if k + 1 < n_layers {
+            let act = net.activations()[k];
+            let curved = act.second_derivative_may_be_nonzero();
+            let hn = sized(&mut upper[0], fo * n2);
+            let d1 = sized(&mut w.d1[k], fo * nb);
+            // One loop per activation kind, so that each compiles to branch-free vector code.
+            match act {
+                Activation::Relu => {
+                    activate_rows(
+                        s,
+                        hn,
+                        d1,
+                        nb,
+                        |z| {
+                            if z > 0.0 { (z, 1.0) } else { (0.0, 0.0) }
+                        },
+                    )
+                }
+                Activation::LeakyRelu { slope } => activate_rows(s, hn, d1, nb, |z| {
+                    if z > 0.0 {
+                        (z, 1.0)
+                    } else {
+                        (slope * z, slope)
+                    }
+                }),
+                Activation::Identity => activate_rows(s, hn, d1, nb, |z| (z, 1.0)),
+                Activation::Tanh => {
+                    activate_rows(s, hn, d1, nb, |z| (act.value(z), act.derivative(z)))
+                }
+            }
+            if curved {
+                let d2 = sized(&mut w.d2[k], fo * nb);
+                for j in 0..fo {
+                    for i in 0..nb {
+                        d2[j * nb + i] = act.second_derivative(s[j * n2 + i]);
+                    }
+                }
+            }
+        }
+    }
+
+    // Loss head on row-major copies of f and R{f}.
+    let so = &w.s[n_layers - 1];
+    let f = sized(&mut w.f, nb * m);
+    let rf = sized(&mut w.rf, nb * m);
+    for j in 0..m {
+        for i in 0..nb {
+            f[i * m + j] = so[j * n2 + i];
+            rf[i * m + j] = so[j * n2 + nb + i];
+        }
+    }
+    let delta = sized(&mut w.delta, nb * m);
+    let probs = sized(
+        &mut w.probs,
+        if head == Head::CrossEntropy {
+            nb * m
+        } else {
+            0
+        },
     );
-    let mut delta = state.delta;
+    let loss = loss_head(head, f, m, targets, scale, delta, probs);
+    let rdelta = sized(&mut w.rdelta, nb * m);
+    loss_hessian_apply(head, probs, m, 1, scale, rf, rdelta);
+    let max_width = net.widths().iter().copied().max().unwrap_or(1);
+    let mut dd = std::mem::take(&mut w.dd);
+    let mut tt = std::mem::take(&mut w.tt);
+    dd.resize(max_width * n2, 0.0);
+    tt.resize(max_width * n2, 0.0);
+    for j in 0..m {
+        for i in 0..nb {
+            dd[j * n2 + i] = rdelta[i * m + j];
+            dd[j * n2 + nb + i] = delta[i * m + j];
+        }
+    }
+
     for k in (0..n_layers).rev() {
         let l = net.layer(k);
         let (fi, fo) = (l.fan_in, l.fan_out);
-        let ow = &mut out[l.weight_offset..l.bias_offset];
-        gemm(
+        let hin = &w.hh[k];
+        // (H v)_{W_k}: Σ over samples of [h | R{h}] [R{δ} | δ]ᵀ (R{h_0} = 0: first half only).
+        let (kk, lda) = if k == 0 { (nb, nb) } else { (n2, n2) };
+        mul_add_bt(
             fi,
-            nb,
+            kk,
             fo,
-            1.0,
-            View::transposed(tape.input(k), fi),
-            View::rows(&rdelta, fo),
-            1.0,
-            ow,
+            hin,
+            lda,
+            &dd,
+            n2,
+            &mut out[l.weight_offset..l.bias_offset],
             fo,
         );
-        if k > 0 {
-            gemm(
-                fi,
-                nb,
-                fo,
-                1.0,
-                View::transposed(&rh[k - 1], fi),
-                View::rows(&delta, fo),
-                1.0,
-                ow,
-                fo,
-            );
+        let ob = &mut out[l.bias_offset..l.bias_offset + fo];
+        for (j, o) in ob.iter_mut().enumerate() {
+            *o += sum_lanes(&dd[j * n2..j * n2 + nb]);
         }
-        add_column_sums(&rdelta, nb, fo, &mut out[l.bias_offset..l.bias_offset + fo]);
         if k == 0 {
             break;
         }
-        let w = net.view(params, k).weights;
+        let pw = net.view(params, k).weights;
         let vw = net.view(v, k).weights;
-        let mut t = vec![0.0; nb * fi];
-        gemm(
-            nb,
+        // [t_R | t] = W_k [R{δ} | δ]; t_R += V_k δ.
+        mul_rows(fi, fo, n2, View::rows(pw, fo), &dd, n2, false, &mut tt, n2);
+        mul_rows(
+            fi,
             fo,
-            fi,
-            1.0,
-            View::rows(&delta, fo),
-            View::transposed(w, fo),
-            0.0,
-            &mut t,
-            fi,
-        );
-        let mut rt = vec![0.0; nb * fi];
-        gemm(
             nb,
-            fo,
-            fi,
-            1.0,
-            View::rows(&rdelta, fo),
-            View::transposed(w, fo),
-            0.0,
-            &mut rt,
-            fi,
+            View::rows(vw, fo),
+            &dd[nb..],
+            n2,
+            true,
+            &mut tt,
+            n2,
         );
-        gemm(
-            nb,
-            fo,
-            fi,
-            1.0,
-            View::rows(&delta, fo),
-            View::transposed(vw, fo),
-            1.0,
-            &mut rt,
-            fi,
-        );
-        let d1 = &tape.d1[k - 1];
-        if net.activations()[k - 1].second_derivative_may_be_nonzero() {
-            let (d2, rzp) = (&tape.d2[k - 1], &rz[k - 1]);
-            for j in 0..nb * fi {
-                rt[j] = rt[j] * d1[j] + t[j] * d2[j] * rzp[j];
+        let act = net.activations()[k - 1];
+        let d1 = &w.d1[k - 1];
+        if act.second_derivative_may_be_nonzero() {
+            let (d2, sp) = (&w.d2[k - 1], &w.s[k - 1]);
+            for a in 0..fi {
+                let (rt, t) = tt[a * n2..(a + 1) * n2].split_at_mut(nb);
+                let rz = &sp[a * n2 + nb..(a + 1) * n2];
+                for i in 0..nb {
+                    let q = a * nb + i;
+                    rt[i] = rt[i] * d1[q] + t[i] * d2[q] * rz[i];
+                    t[i] *= d1[q];
+                }
             }
         } else {
-            for (r, d) in rt.iter_mut().zip(d1) {
-                *r *= d;
+            for a in 0..fi {
+                let row = &mut tt[a * n2..(a + 1) * n2];
+                let d = &d1[a * nb..(a + 1) * nb];
+                for (r, dv) in row[..nb].iter_mut().zip(d) {
+                    *r *= dv;
+                }
+                for (r, dv) in row[nb..].iter_mut().zip(d) {
+                    *r *= dv;
+                }
             }
         }
-        for (tv, d) in t.iter_mut().zip(d1) {
-            *tv *= d;
-        }
-        delta = t;
-        rdelta = rt;
+        std::mem::swap(&mut dd, &mut tt);
     }
+    w.dd = dd;
+    w.tt = tt;
+    loss
 }
 
 /// Adds G·v of one block to `out` (generalized Gauss-Newton; see the module docs).

@@ -57,6 +57,8 @@ use derivatives::{BlockTargets, Head};
 
 /// Samples per block of the gradient and Hessian-vector product.
 const SAMPLE_BLOCK: usize = 256;
+/// Samples × parameters below which the per-block work runs on the calling thread.
+const PARALLEL_WORK: usize = 2_000_000;
 /// Unit tangents carried together by the dense Hessian.
 const TANGENT_BLOCK: usize = 32;
 
@@ -169,7 +171,11 @@ impl MlpProblem {
             let value = work(s, e, &mut part);
             (value, part)
         };
-        let parts: Vec<(f64, Vec<f64>)> = if blocks.len() > 1 {
+        // Small problems run on the calling thread: waking a second worker costs more than
+        // the work (and on a loaded machine the worker may not be scheduled soon). The
+        // blocks and their order are the same either way, so the bits are too.
+        let work_estimate = self.data.n_samples() * self.network.n_params();
+        let parts: Vec<(f64, Vec<f64>)> = if blocks.len() > 1 && work_estimate >= PARALLEL_WORK {
             blocks.par_iter().map(run).collect()
         } else {
             blocks.iter().map(run).collect()
@@ -325,8 +331,7 @@ impl Model for MlpProblem {
                 e - s,
                 scale,
                 part,
-            );
-            0.0
+            )
         });
         out.copy_from_slice(&sum);
     }
