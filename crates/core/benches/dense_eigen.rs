@@ -7,6 +7,8 @@
 //!
 //! Run with `cargo bench -p symstab-core --bench dense_eigen [-- n1 n2 ...]`.
 
+#![allow(clippy::print_stdout, reason = "a benchmark binary reports on stdout")]
+
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -41,7 +41,7 @@ use crate::descent::{GradientDescent, Recording, check_stop};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::outcome::{Outcome, StopRule};
-use crate::spectrum::{StepBound, SymmetricEigen};
+use crate::spectrum::{StepBound, stable_learning_rate, symmetric_eigenvalues};
 
 /// Settings of [`critical_learning_rate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,9 +208,9 @@ pub fn critical_learning_rate<M: Model + ?Sized>(
 ) -> Result<CriticalLearningRate> {
     options.validate()?;
     model.check_params("start", start)?;
-    let spectrum = SymmetricEigen::new(model.hessian(start))?;
-    let lambda_max_at_start = spectrum.lambda_max();
-    let stable_lr_at_start = spectrum.stable_learning_rate();
+    // Only λmax is needed: the eigenvalues-only path skips the eigenvectors.
+    let lambda_max_at_start = symmetric_eigenvalues(model.hessian(start))?[0];
+    let stable_lr_at_start = stable_learning_rate(lambda_max_at_start);
 
     let (min, max, growth) = (
         options.min_learning_rate,

@@ -259,6 +259,25 @@ fn values_only_validates_like_the_full_decomposition() {
     assert!(symmetric_eigenvalues(DMatrix::zeros(0, 0)).is_err());
     assert!(symmetric_eigenvalues_with_tolerance(DMatrix::identity(2, 2), -1.0).is_err());
 
+    // Asymmetry anywhere in a large matrix is found (the check runs in tiles), and a
+    // non-finite entry is reported by its first row-major index.
+    for (i, j) in [(3, 140), (130, 131), (149, 0), (64, 63)] {
+        let mut a = DMatrix::identity(150, 150);
+        a[(i, j)] = 0.25;
+        match SymmetricEigen::new(a).unwrap_err() {
+            Error::NotSymmetric { asymmetry, .. } => assert_eq!(asymmetry, 0.25),
+            other => panic!("({i}, {j}): {other:?}"),
+        }
+    }
+    let mut a = DMatrix::identity(150, 150);
+    a[(100, 2)] = f64::INFINITY;
+    a[(7, 120)] = f64::NAN;
+    let err = symmetric_eigenvalues(a).unwrap_err();
+    assert!(
+        matches!(err, Error::NonFinite { index: 1170, .. }),
+        "{err:?}"
+    );
+
     // The Hessian helpers agree: the toy at (3, 3) has eigenvalues 50 and −14.
     let toy = ProductChain::toy();
     let values = hessian_eigenvalues(&toy, &[3.0, 3.0]).unwrap();

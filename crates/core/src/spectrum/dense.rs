@@ -20,6 +20,12 @@
 //!    matrix instead, so a result is never silently unconverged.
 //!
 //! Only the lower triangle of the input is read. The results are unsorted.
+//!
+//! FIXME: with eigenvectors the cost is dominated by applying QL's ≈ n²/2·(1–2) Givens
+//! rotations to Q (≈ 6n³ flops, a few times the reduction); a divide-and-conquer or
+//! MRRR tridiagonal eigensolver, or applying the rotations to row bands in parallel,
+//! would cut it. The reduction itself is unblocked (level-2, fused), not the blocked
+//! level-3 form of LAPACK's `dsytrd`.
 
 use nalgebra::DMatrix;
 
