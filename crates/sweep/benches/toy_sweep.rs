@@ -50,6 +50,18 @@ fn loadavg() -> String {
         .to_owned()
 }
 
+/// Nanoseconds this process's threads have spent on a CPU (sum of
+/// `/proc/self/task/*/schedstat`), or `None` where that is not available. Unlike wall
+/// time it hardly depends on how many other processes share the machine.
+fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0u64;
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let text = std::fs::read_to_string(entry.ok()?.path().join("schedstat")).ok()?;
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 /// Runs the sweep `repeats` times on a pool of `threads`; returns median seconds.
 fn measure(
     spec: &SweepSpec,
@@ -63,16 +75,24 @@ fn measure(
         .expect("pool");
     let opts = RunOptions::default();
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     let mut last = None;
     for _ in 0..repeats + 1 {
+        let c0 = process_cpu_ns();
         let t0 = Instant::now();
         let res = pool
             .install(|| run_toy_sweep(spec, &opts, &NoProgress))
             .expect("valid spec");
         times.push(t0.elapsed().as_secs_f64());
+        if let (Some(c0), Some(c1)) = (c0, process_cpu_ns()) {
+            cpu.push((c1 - c0) as f64 * 1e-9);
+        }
         last = Some(res);
     }
     times.remove(0); // warm-up
+    if !cpu.is_empty() {
+        cpu.remove(0);
+    }
     let s = summarize(&last.expect("ran").cells);
     let ok = (&s.counts, s.steps, s.weighted) == want;
     println!(
@@ -100,6 +120,15 @@ fn measure(
         times.iter().cloned().fold(0.0, f64::max) * 1e3,
         s.steps as f64 / med
     );
+    if !cpu.is_empty() {
+        let cpu_min = cpu.iter().cloned().fold(f64::INFINITY, f64::min);
+        println!(
+            "    cpu time per run (all threads): median {:.2} ms, min {:.2} ms \
+             (wall time on an idle machine is about this / {threads})",
+            median(cpu.clone()) * 1e3,
+            cpu_min * 1e3,
+        );
+    }
     (med, times)
 }
 
@@ -173,6 +202,7 @@ fn main() {
         t1 / t2
     );
     println!("  fused vs strict on 2 threads: {:.2}x", t2 / tf);
+    println!("  loadavg after the symstab runs: {}", loadavg());
 
     // Default: ../shared/peers from the workspace root, else the nearest `shared/peers`
     // above it (a worktree sits deeper than the main checkout).
@@ -236,6 +266,7 @@ fn main() {
             secs / t2
         );
     }
+    println!("  loadavg at the end: {}", loadavg());
 }
 
 fn num_cpus() -> usize {

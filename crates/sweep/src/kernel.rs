@@ -238,7 +238,12 @@ pub(crate) struct Cells<'a> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn lanes_avx512(p: &ToyParams, cells: Cells<'_>, out: &mut [MaybeUninit<ToyCellResult>], fused: bool) {
+unsafe fn lanes_avx512(
+    p: &ToyParams,
+    cells: Cells<'_>,
+    out: &mut [MaybeUninit<ToyCellResult>],
+    fused: bool,
+) {
     if fused {
         lanes::<true>(p, cells, out)
     } else {
@@ -248,7 +253,12 @@ unsafe fn lanes_avx512(p: &ToyParams, cells: Cells<'_>, out: &mut [MaybeUninit<T
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn lanes_avx2(p: &ToyParams, cells: Cells<'_>, out: &mut [MaybeUninit<ToyCellResult>], fused: bool) {
+unsafe fn lanes_avx2(
+    p: &ToyParams,
+    cells: Cells<'_>,
+    out: &mut [MaybeUninit<ToyCellResult>],
+    fused: bool,
+) {
     if fused {
         lanes::<true>(p, cells, out)
     } else {
@@ -368,7 +378,12 @@ fn load(st: &mut LaneState, k: usize, cell: usize, cells: Cells<'_>) {
 /// The result of a stopped lane from its state (loss recomputed with the lanes' rounding,
 /// classified by the core's rule).
 #[inline(always)]
-pub(crate) fn finish_cell<const FUSED: bool>(p: &ToyParams, a: f64, b: f64, t: f64) -> ToyCellResult {
+pub(crate) fn finish_cell<const FUSED: bool>(
+    p: &ToyParams,
+    a: f64,
+    b: f64,
+    t: f64,
+) -> ToyCellResult {
     let r = if FUSED {
         a.mul_add(b, -2.0)
     } else {

@@ -34,9 +34,9 @@ use std::mem::MaybeUninit;
 use crate::kernel::{Cells, ToyCellResult, ToyParams, finish_cell};
 
 /// Lane groups of 8 per block.
-pub(super) const GROUPS: usize = 4;
+pub(super) const GROUPS: usize = 5;
 /// Steps per burst.
-pub(super) const BURST: usize = 8;
+pub(super) const BURST: usize = 16;
 
 /// Whether the register kernel gives the generic kernel's bits for these inputs.
 pub(super) fn supports(params: &ToyParams, learning_rate: &[f64]) -> bool {
@@ -241,9 +241,18 @@ pub(super) unsafe fn run<const FUSED: bool>(
             let keep = keep_mask::<true>(residual::<FUSED>(g.a, g.b, &c), g.t, &c);
             let done = g.live & !keep;
             // SAFETY: m <= STAGE - 8 · GROUPS here, so m + 8 <= STAGE + 8.
-            _mm512_storeu_pd(st_a.as_mut_ptr().add(m), _mm512_maskz_compress_pd(done, g.a));
-            _mm512_storeu_pd(st_b.as_mut_ptr().add(m), _mm512_maskz_compress_pd(done, g.b));
-            _mm512_storeu_pd(st_t.as_mut_ptr().add(m), _mm512_maskz_compress_pd(done, g.t));
+            _mm512_storeu_pd(
+                st_a.as_mut_ptr().add(m),
+                _mm512_maskz_compress_pd(done, g.a),
+            );
+            _mm512_storeu_pd(
+                st_b.as_mut_ptr().add(m),
+                _mm512_maskz_compress_pd(done, g.b),
+            );
+            _mm512_storeu_pd(
+                st_t.as_mut_ptr().add(m),
+                _mm512_maskz_compress_pd(done, g.t),
+            );
             _mm512_storeu_si512(
                 st_slot.as_mut_ptr().add(m).cast(),
                 _mm512_maskz_compress_epi64(done, g.slot),
@@ -280,9 +289,7 @@ pub(super) unsafe fn run<const FUSED: bool>(
         }
         if m > STAGE - 8 * GROUPS || any_live == 0 {
             for k in 0..m {
-                out[st_slot[k] as usize].write(finish_cell::<FUSED>(
-                    p, st_a[k], st_b[k], st_t[k],
-                ));
+                out[st_slot[k] as usize].write(finish_cell::<FUSED>(p, st_a[k], st_b[k], st_t[k]));
             }
             m = 0;
         }

@@ -3,9 +3,13 @@
 //!
 //! - [`grid`]: axes, learning-rate lists, start sets (a 2-D plane over (a, b) or the
 //!   rescale orbit a·b = c by log α) and the canonical cell order.
-//! - [`kernel`]: the vectorised toy kernel (structure-of-arrays lanes with refilling,
-//!   AVX-512 / AVX2 chosen at run time), bitwise equal to a plain scalar loop.
-//! - [`runner`]: deterministic parallel runners with a progress callback.
+//! - [`kernel`]: the vectorised toy kernel (structure-of-arrays lanes with refilling;
+//!   on AVX-512 a register-resident kernel of 5 × 8 lanes, else AVX2 / portable builds,
+//!   chosen at run time), bitwise equal to a plain scalar loop.
+//! - [`network`]: learning rate × orbit position sweeps of any model along a symmetry path
+//!   (`Fn(log α) -> start point`), with λmax, 2/λmax and the bisected critical rate.
+//! - [`runner`]: deterministic parallel runners with a progress callback (the generic one
+//!   on the core's gradient descent).
 //! - [`record`]: per-cell records, tidy CSV and JSON with explicit non-finite values.
 //! - [`store`]: atomic files, resumable output directories, shards and their merge.
 //!
@@ -31,6 +35,7 @@ pub mod grid;
 pub mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx512;
+pub mod network;
 pub mod record;
 pub mod runner;
 pub mod store;

@@ -9,9 +9,9 @@
 
 use std::fmt;
 
+use rayon::prelude::*;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use rayon::prelude::*;
 use symstab_core::spectrum::{StepBound, SymmetricEigen, stable_learning_rate};
 use symstab_core::toy::ProductChain;
 use symstab_core::{Model, Outcome};
@@ -198,7 +198,11 @@ pub fn toy_records_from(
         (0, if results.is_empty() { 0 } else { n_starts })
     } else {
         let (s0, s1) = (first % n_starts, (last - 1) % n_starts);
-        if s0 <= s1 { (s0, s1 + 1) } else { (0, n_starts) }
+        if s0 <= s1 {
+            (s0, s1 + 1)
+        } else {
+            (0, n_starts)
+        }
     };
     let stability: Vec<(f64, StepBound)> = (lo..hi)
         .into_par_iter()

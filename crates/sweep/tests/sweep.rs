@@ -289,11 +289,21 @@ fn random_finite_values_round_trip_exactly() {
 fn lambda_max_comes_from_the_core_and_matches_the_closed_form() {
     // Independent oracle: H = [[2b², 4ab − 4], [4ab − 4, 2a²]], so
     // λmax = a² + b² + hypot(a² − b², 4ab − 4).
-    for &(a, b) in &[(3.0f64, 3.0f64), (1.0, 9.0), (0.0, 0.0), (-2.5, 0.7), (1.0, 2.0), (1e-3, 7.0)] {
+    for &(a, b) in &[
+        (3.0f64, 3.0f64),
+        (1.0, 9.0),
+        (0.0, 0.0),
+        (-2.5, 0.7),
+        (1.0, 2.0),
+        (1e-3, 7.0),
+    ] {
         let (aa, bb) = (a * a, b * b);
         let closed = aa + bb + (aa - bb).hypot(4.0 * a * b - 4.0);
         let (lm, bound) = record::toy_start_stability(a, b);
-        assert!((lm - closed).abs() <= 1e-12 * closed.abs().max(1.0), "({a},{b}) {lm} {closed}");
+        assert!(
+            (lm - closed).abs() <= 1e-12 * closed.abs().max(1.0),
+            "({a},{b}) {lm} {closed}"
+        );
         match bound {
             StepBound::Bounded(v) => assert!(lm > 0.0 && (v - 2.0 / lm).abs() <= 1e-15 * v),
             StepBound::Unbounded => assert!(lm <= 0.0),
@@ -315,7 +325,10 @@ fn unbounded_step_is_written_explicitly() {
     let mut c = Vec::new();
     record::write_csv(&mut c, &recs).unwrap();
     let text = String::from_utf8(c.clone()).unwrap();
-    assert!(text.lines().nth(1).unwrap().ends_with(",unbounded"), "{text}");
+    assert!(
+        text.lines().nth(1).unwrap().ends_with(",unbounded"),
+        "{text}"
+    );
     let back = record::read_csv(&c[..]).unwrap();
     assert_eq!(back[0].stable_lr_start, StepBound::Unbounded);
     assert!(matches!(back[1].stable_lr_start, StepBound::Bounded(v) if v > 0.0));
@@ -487,16 +500,31 @@ fn core_gradient_descent_agrees_with_toy_kernel() {
     // Measured on this grid: 0 outcome flips; 14 of 2880 cells (0.5 %) stop 1 to 3 steps
     // apart (slowly converging cells whose loss crosses 1e-12 within rounding); converged
     // points with equal step counts agree to 3e-8 relative. Bounds with some slack:
-    assert!(outcome_flips <= n / 1000, "{outcome_flips} outcome flips of {n}");
-    assert!(step_diffs <= n / 100, "{step_diffs} step differences of {n}");
-    assert!(max_step_diff <= 5, "largest step difference {max_step_diff}");
+    assert!(
+        outcome_flips <= n / 1000,
+        "{outcome_flips} outcome flips of {n}"
+    );
+    assert!(
+        step_diffs <= n / 100,
+        "{step_diffs} step differences of {n}"
+    );
+    assert!(
+        max_step_diff <= 5,
+        "largest step difference {max_step_diff}"
+    );
     assert!(
         max_relative_point_diff < 1e-6,
         "converged points differ by {max_relative_point_diff:e}"
     );
     // Most cells agree bit for bit in outcome and steps.
-    let converged = toy.iter().filter(|c| c.outcome == Outcome::Converged).count();
-    assert!(converged > n / 2 && converged < n, "{converged} of {n} converged");
+    let converged = toy
+        .iter()
+        .filter(|c| c.outcome == Outcome::Converged)
+        .count();
+    assert!(
+        converged > n / 2 && converged < n,
+        "{converged} of {n} converged"
+    );
 
     let one = descend(&model, &[3.0, 3.0], 0.01, 1000, &StopRule::default()).unwrap();
     assert_eq!(one.outcome, Outcome::Converged);
