@@ -4,20 +4,22 @@
 //! the prediction 2/λmax(α) and the bisected critical learning rate(α) drawn over it. The
 //! critical rate along the same path from the untrained start is written beside it.
 //!
-//! Numbers: symstab-core's `orbit::network_lr_sweep` and `orbit::critical_rates_along`.
+//! Numbers: symstab-sweep's network runner (`run_network_sweep`, with the path
+//! `OrbitPath::apply` of symstab-core and the bisected critical rate per position) and
+//! symstab-core's `orbit::loss_decrease_boundary`.
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 use symstab_core::Outcome;
-use symstab_core::orbit::{
-    CriticalPoint, NetworkCell, NetworkSweepOptions, OrbitPath, critical_rates_along, log_spaced,
-    loss_decrease_boundary, network_lr_sweep,
-};
+use symstab_core::orbit::{OrbitPath, log_spaced, loss_decrease_boundary};
 use symstab_core::stability::CriticalOptions;
+use symstab_sweep::grid::{Axis as LogAxis, LearningRates};
+use symstab_sweep::network::{NetworkSweepResult, NetworkSweepSpec, run_network_sweep};
 
 use super::network_common::{Case, cases};
 use super::{Context, FigureResult, gap_note};
+use crate::progress::SweepProgress;
 use crate::render::axis::{Axis, Scale, format_number};
 use crate::render::draw::{self, CellCentres, LegendEntry, LineStyle, Swatch};
 use crate::render::{colour, render_png, table};
@@ -60,72 +62,102 @@ struct CurveRow<'a> {
     largest_decreasing_lr: f64,
 }
 
-fn curve_rows<'a>(point: &'a str, points: &[CriticalPoint]) -> Vec<CurveRow<'a>> {
-    points
+fn curve_rows<'a>(point: &'a str, result: &NetworkSweepResult) -> Vec<CurveRow<'a>> {
+    result
+        .positions
         .iter()
-        .map(|p| CurveRow {
-            point,
-            alpha: p.alpha,
-            lambda_max: p.lambda_max,
-            stable_lr: p.stable_lr.as_f64(),
-            critical_lr: p.critical_lr.unwrap_or(f64::NAN),
-            critical_lr_lower: p.lower.unwrap_or(f64::NAN),
-            critical_over_stable: p.ratio.unwrap_or(f64::NAN),
-            runs: p.evaluations,
-            unfinished_runs: p.unfinished_count,
-            largest_decreasing_lr: f64::NAN,
+        .map(|p| {
+            let stable = p.stable_lr_start.as_f64();
+            let critical = p.critical_lr.unwrap_or(f64::NAN);
+            CurveRow {
+                point,
+                alpha: p.log_alpha.exp(),
+                lambda_max: p.lambda_max_start,
+                stable_lr: stable,
+                critical_lr: critical,
+                critical_lr_lower: p.critical_lower.unwrap_or(f64::NAN),
+                critical_over_stable: critical / stable,
+                runs: p.critical_evaluations as usize,
+                unfinished_runs: p.critical_unfinished as usize,
+                largest_decreasing_lr: f64::NAN,
+            }
         })
         .collect()
+}
+
+/// One network sweep along [`PATH`] through `params` (progress on stderr).
+fn sweep(
+    case: &Case,
+    params: &[f64],
+    spec: &NetworkSweepSpec,
+    name: &str,
+) -> FigureResult<NetworkSweepResult> {
+    let net = case.problem.network();
+    // Validate every position before the runner (whose path must not fail) uses them.
+    for la in spec.log_alpha.values() {
+        PATH.apply(net, params, la.exp())?;
+    }
+    let path = |log_alpha: f64| {
+        PATH.apply(net, params, log_alpha.exp())
+            .expect("positions validated above")
+    };
+    let progress = SweepProgress::new(name, spec.n_cells() + spec.log_alpha.len());
+    let result = run_network_sweep(&case.problem, &path, spec, &progress)?;
+    progress.finish(&format!(
+        "{} rates × {} positions",
+        spec.learning_rates.len(),
+        spec.log_alpha.len()
+    ));
+    Ok(result)
 }
 
 /// Runs the sweep and the bisections, writes the CSVs and renders the map.
 pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let case: &Case = &cases(ctx.quick)?[0];
-    let (n_alpha, n_lr, max_steps) = if ctx.quick { (5, 6, 40) } else { (13, 18, 200) };
+    let (n_alpha, n_lr, max_steps) = if ctx.quick {
+        (5, 6, 40u32)
+    } else {
+        (13, 18, 200u32)
+    };
     let alphas = log_spaced(ALPHA_RANGE.0, ALPHA_RANGE.1, n_alpha)?;
     let rates = log_spaced(LR_RANGE.0, LR_RANGE.1, n_lr)?;
-    let sweep = NetworkSweepOptions {
-        max_steps,
-        ..NetworkSweepOptions::default()
-    };
-    let cells = network_lr_sweep(&case.problem, &case.trained, PATH, &alphas, &rates, &sweep)?;
     let critical_options = CriticalOptions {
-        max_steps,
+        max_steps: max_steps as usize,
         relative_tolerance: 2e-2,
         ..CriticalOptions::default()
     };
-    let trained = critical_rates_along(
-        &case.problem,
-        &case.trained,
-        PATH,
-        &alphas,
-        &critical_options,
-    )?;
-    let start_alphas = log_spaced(ALPHA_RANGE.0, ALPHA_RANGE.1, if ctx.quick { 3 } else { 5 })?;
-    let start = critical_rates_along(
-        &case.problem,
+    let log_axis = |n| LogAxis::new(ALPHA_RANGE.0.ln(), ALPHA_RANGE.1.ln(), n);
+    let spec = NetworkSweepSpec::new(
+        log_axis(n_alpha)?,
+        LearningRates::new(rates.clone())?,
+        max_steps,
+    )
+    .with_critical(critical_options.clone());
+    let trained = sweep(case, &case.trained, &spec, "network lr × α sweep (trained)")?;
+    // The start point: critical rates only (one tiny grid rate).
+    let start_spec = NetworkSweepSpec::new(
+        log_axis(if ctx.quick { 3 } else { 5 })?,
+        LearningRates::new(vec![LR_RANGE.0])?,
+        max_steps,
+    )
+    .with_critical(critical_options);
+    let start = sweep(
+        case,
         &case.start,
-        PATH,
-        &start_alphas,
-        &critical_options,
+        &start_spec,
+        "critical rates from the start",
     )?;
-    for (name, points) in [("trained", &trained), ("start", &start)] {
-        let ratios: Vec<String> = points
+    for (name, result) in [("trained", &trained), ("start", &start)] {
+        let ratios: Vec<String> = curve_rows(name, result)
             .iter()
-            .map(|p| {
-                format!(
-                    "{}: {:.3}",
-                    format_number(p.alpha),
-                    p.ratio.unwrap_or(f64::NAN)
-                )
-            })
+            .map(|r| format!("{}: {:.3}", format_number(r.alpha), r.critical_over_stable))
             .collect();
         eprintln!(
             "  {name}: critical η ÷ (2/λmax) by α = {}",
             ratios.join(", ")
         );
     }
-
+    let cells = &trained.cells;
     let diverged = cells
         .iter()
         .filter(|c| c.outcome == Outcome::Diverged)
@@ -133,19 +165,21 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let loss0 = symstab_core::Model::loss(&case.problem, &case.trained);
     let cell_rows: Vec<CellRow> = cells
         .iter()
-        .map(|c: &NetworkCell| CellRow {
-            alpha: c.alpha,
+        .map(|c| CellRow {
+            alpha: c.log_alpha.exp(),
             learning_rate: c.learning_rate,
             outcome: c.outcome,
-            steps: c.steps,
+            steps: c.steps as usize,
             final_loss: c.final_loss,
             loss_ratio: c.final_loss / loss0,
         })
         .collect();
-    let decrease = loss_decrease_boundary(&cells, n_alpha, loss0)?;
+    let runs: Vec<(Outcome, f64)> = cells.iter().map(|c| (c.outcome, c.final_loss)).collect();
+    let decrease = loss_decrease_boundary(&rates, &runs, loss0)?;
     let csv_path = ctx.path("network_lr_map.csv");
     table::write_csv(&csv_path, cell_rows.iter())?;
     let curves_path = ctx.path("network_lr_map_curves.csv");
+    let trained_curves = curve_rows("trained", &trained);
     let mut curves = curve_rows("trained", &trained);
     for (row, d) in curves.iter_mut().zip(&decrease) {
         row.largest_decreasing_lr = d.unwrap_or(f64::NAN);
@@ -183,13 +217,13 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         x: alphas.iter().map(|a| a.log10()).collect(),
         y: rates.iter().map(|r| r.log10()).collect(),
     };
-    let stable: Vec<(f64, f64)> = trained
+    let stable: Vec<(f64, f64)> = trained_curves
         .iter()
-        .map(|p| (p.alpha, p.stable_lr.as_f64()))
+        .map(|p| (p.alpha, p.stable_lr))
         .collect();
-    let critical: Vec<(f64, f64)> = trained
+    let critical: Vec<(f64, f64)> = trained_curves
         .iter()
-        .map(|p| (p.alpha, p.critical_lr.unwrap_or(f64::NAN)))
+        .map(|p| (p.alpha, p.critical_lr))
         .collect();
     let decreasing: Vec<(f64, f64)> = alphas
         .iter()
@@ -267,9 +301,10 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             "largest grid η up to which every run lowered the loss",
         ));
         entries.extend(gap_note("critical η", critical.iter().map(|p| p.1)));
-        let (rmin, rmax) = trained
+        let (rmin, rmax) = trained_curves
             .iter()
-            .filter_map(|p| p.ratio)
+            .map(|p| p.critical_over_stable)
+            .filter(|r| r.is_finite())
             .fold((f64::INFINITY, 0.0f64), |(a, b), r| (a.min(r), b.max(r)));
         entries.push(LegendEntry::new(
             Swatch::Blank,

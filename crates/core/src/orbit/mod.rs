@@ -16,9 +16,9 @@
 //! - [`path_minimum`] (golden-section search in log α on a bracket from a scan) and
 //!   [`minimize_neuron_scales`] (descent on log λmax over one log-scale per hidden neuron,
 //!   with the exact derivative below) find the flattest equivalent point.
-//! - [`network_lr_sweep`] and [`critical_rates_along`]: full-batch gradient descent from the
-//!   rescaled points over a learning-rate × α grid, and the bisected critical learning rate
-//!   at each α, beside the prediction 2/λmax(α).
+//! - [`loss_decrease_boundary`] reads a learning-rate × α grid of full-batch runs from the
+//!   rescaled points (run by symstab-sweep's network runner with [`OrbitPath::apply`] as
+//!   the path): the largest rate up to which every run lowered the loss, per α.
 //!
 //! # The derivative of λmax along the group
 //!
@@ -53,7 +53,4 @@ pub use search::{
     golden_section_minimum, log_lambda_max_gradient, minimize_neuron_scales, minimum_from_scan,
     path_minimum,
 };
-pub use sweep::{
-    CriticalPoint, NetworkCell, NetworkSweepOptions, critical_rates_along, loss_decrease_boundary,
-    network_lr_sweep,
-};
+pub use sweep::loss_decrease_boundary;
