@@ -9,6 +9,10 @@ mod dynamics_one_step;
 mod dynamics_plot;
 mod dynamics_sharpness;
 mod dynamics_teleport;
+mod network_common;
+mod network_density;
+mod network_lr_map;
+mod network_orbit_spectrum;
 mod orbit;
 mod orbit_lr_map;
 mod orbit_spectrum;
@@ -97,6 +101,21 @@ const FIGURES: &[Figure] = &[
         name: "dynamics-catapult",
         about: "toy catapult: loss vs step from (1, 9) around 2/λ0, and the critical rate along a·b = 9 in units of 2/λ0",
         render: dynamics_catapult::render,
+    },
+    Figure {
+        name: "network-orbit-spectrum",
+        about: "λmax and 2/λmax along rescale orbits of a teacher-student and a wine-quality ReLU network, at start and trained",
+        render: network_orbit_spectrum::render,
+    },
+    Figure {
+        name: "network-lr-map",
+        about: "outcome over learning rate × rescale α for the trained teacher-student network, with 2/λmax(α) and the critical rate",
+        render: network_lr_map::render,
+    },
+    Figure {
+        name: "network-density",
+        about: "Hessian spectral density (SLQ) at α = 1 and α = 10 on a rescale orbit of the trained teacher-student network",
+        render: network_density::render,
     },
 ];
 

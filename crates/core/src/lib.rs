@@ -29,3 +29,4 @@ pub use model::Model;
 pub use outcome::{Outcome, StopRule};
 pub mod data;
 pub mod mlp;
+pub mod orbit;

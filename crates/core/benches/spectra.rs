@@ -1,0 +1,267 @@
+//! Benchmark of matrix-free spectra on networks too large for a dense Hessian.
+//!
+//! 1. The large peer problem ([64, 128, 128, 10], n = 2000, 26,122 parameters): λmax by
+//!    Lanczos on exact Hessian-vector products to a residual of 1e-8·‖H‖ (so λmax to
+//!    relative 1e-8), timed (median of repeats), beside `mlp_hessian_jax.py --models large`
+//!    run in the same process tree, whose scipy `eigsh` (ARPACK Lanczos, tol 1e-6) time
+//!    gives the ratio. The exact peer data come from `export_mlp_case.py` when numpy is
+//!    installed, else symstab's teacher-student data of the same shapes is used.
+//! 2. A ~90k-parameter network (784-100-100-10, n = 2000, Gaussian inputs, teacher targets,
+//!    mean squared error): the top 5 eigenvalues by Lanczos to 1e-8·‖H‖, with the peak
+//!    resident memory (VmHWM from /proc/self/status) before and after: no P×P storage
+//!    (that matrix alone would take 64 GB).
+//!
+//! FIXME: the ratio to scipy's eigsh was about 0.87 on the shared 2-core machine (target
+//! ≤ 0.5): Lanczos needs 24 HVPs to reach 1e-8 where eigsh stops at 21 for 1e-6, and one
+//! HVP costs about as much as JAX's, so the ratio is the HVP cost ratio; meeting the target
+//! needs a cheaper (e.g. blocked, several tangents per pass) Hessian-vector product.
+//!
+//! The machine may be shared, so the 1-minute load average is printed at each stage and
+//! symstab runs both before and after the peer. Options (env): `SYMSTAB_BENCH_REPEATS`
+//! (default 5), `SYMSTAB_BENCH_SKIP_JAX=1`, `SYMSTAB_PEERS_DIR`.
+#![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use symstab_core::Model;
+use symstab_core::data::teacher_student;
+use symstab_core::matrix_free::{HessianOperator, LanczosOptions, LanczosResult, lanczos};
+use symstab_core::mlp::{Activation, MlpProblem, ProblemFile};
+
+fn peers_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("SYMSTAB_PEERS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for candidate in ["../shared/peers", "../../shared/peers"] {
+        let dir = workspace.join(candidate);
+        if dir.exists() {
+            return dir;
+        }
+    }
+    workspace.join("../shared/peers")
+}
+
+fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().next().unwrap_or("?").to_owned())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// A `Vm…` line of /proc/self/status in MB.
+fn vm_mb(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn median(mut ts: Vec<f64>) -> f64 {
+    ts.sort_by(f64::total_cmp);
+    ts[ts.len() / 2]
+}
+
+/// The large peer problem: exact peer data when numpy can export it.
+fn large_problem() -> (MlpProblem, Vec<f64>, &'static str) {
+    let script = peers_dir().join("export_mlp_case.py");
+    if script.exists() {
+        let dir = std::env::temp_dir().join(format!("symstab-spectra-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("large.json");
+        let ok = Command::new("python3")
+            .arg(&script)
+            .arg("large")
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        let loaded = if ok {
+            ProblemFile::read(&path).ok()
+        } else {
+            None
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Some(file) = loaded {
+            let (problem, params) = file.into_problem().expect("exported case is valid");
+            return (problem, params, "peer case (numpy export)");
+        }
+    }
+    let ts = teacher_student(&[64, 128, 128, 10], Activation::Relu, 2000, 0).expect("valid");
+    (
+        ts.problem,
+        ts.student_params,
+        "symstab teacher-student (no numpy)",
+    )
+}
+
+fn top_eigen(problem: &MlpProblem, params: &[f64], n_top: usize) -> (LanczosResult, usize, f64) {
+    let op = HessianOperator::new(problem, params).expect("valid parameters");
+    let options = LanczosOptions {
+        n_top,
+        tolerance: 1e-8,
+        check_multiplicity: false,
+        seed: 3,
+        ..LanczosOptions::default()
+    };
+    let t = Instant::now();
+    let result = lanczos(&op, &options).expect("valid options");
+    (result, op.hvp_count(), t.elapsed().as_secs_f64())
+}
+
+/// Times λmax of the large problem `repeats` times; returns the median seconds.
+fn bench_large(problem: &MlpProblem, params: &[f64], repeats: usize) -> f64 {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..repeats {
+        let (result, hvps, seconds) = top_eigen(problem, params, 1);
+        times.push(seconds);
+        last = Some((result, hvps));
+    }
+    let (result, hvps) = last.expect("at least one repeat");
+    let t = median(times.clone());
+    println!(
+        "  λmax = {:.15} residual {:.2e} (≤ 1e-8·‖H‖ = {:.2e}: {}), {} HVPs, {} restarts; median {:.3} s of {:?}",
+        result.top.values[0],
+        result.top.residuals[0],
+        1e-8 * result.norm_estimate,
+        result.converged,
+        hvps,
+        result.n_restarts,
+        t,
+        times
+            .iter()
+            .map(|x| (x * 1e3).round() / 1e3)
+            .collect::<Vec<_>>()
+    );
+    t
+}
+
+fn json_number(line: &str, key: &str) -> Option<f64> {
+    let at = line.find(&format!("\"{key}\": "))? + key.len() + 4;
+    let rest = &line[at..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    rest[..end].trim().parse().ok()
+}
+
+fn main() {
+    let repeats: usize = std::env::var("SYMSTAB_BENCH_REPEATS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
+    println!(
+        "threads {}, load average (1 min) {}",
+        rayon::current_num_threads(),
+        load_avg()
+    );
+
+    // 1. The large peer problem.
+    let (problem, params, source) = large_problem();
+    println!(
+        "large [64, 128, 128, 10], n = {}, P = {}: {source}, loss {:.16}",
+        problem.dataset().n_samples(),
+        problem.n_params(),
+        problem.loss(&params)
+    );
+    let ours_before = bench_large(&problem, &params, repeats);
+
+    let skip = std::env::var("SYMSTAB_BENCH_SKIP_JAX").is_ok_and(|v| v == "1");
+    let has_jax = !skip
+        && Command::new("python3")
+            .args(["-c", "import jax, scipy"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if has_jax {
+        println!("load average (1 min) before JAX: {}", load_avg());
+        let out = Command::new("python3")
+            .arg(peers_dir().join("mlp_hessian_jax.py"))
+            .args(["--models", "large", "--repeats", "5"])
+            .args(["--power-repeats", &repeats.to_string()])
+            .output()
+            .expect("run the JAX peer");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        match text.lines().find(|l| l.starts_with('{')) {
+            Some(line) if out.status.success() => {
+                println!("load average (1 min) after JAX: {}", load_avg());
+                let ours_after = bench_large(&problem, &params, repeats);
+                let ours = 0.5 * (ours_before + ours_after);
+                let eigsh = json_number(line, "lanczos_eigsh").unwrap_or(f64::NAN);
+                let power = json_number(line, "power").unwrap_or(f64::NAN);
+                let lam = json_number(line, "lambda_max_lanczos").unwrap_or(f64::NAN);
+                let calls = json_number(line, "lanczos_hvp_calls").unwrap_or(f64::NAN);
+                let hvp = json_number(line, "hvp").unwrap_or(f64::NAN);
+                println!(
+                    "JAX peer: HVP {:.2} ms, scipy eigsh (tol 1e-6) {:.3} s with {calls} HVPs → λmax {lam:.15}; power iteration {:.3} s",
+                    hvp * 1e3,
+                    eigsh,
+                    power
+                );
+                println!(
+                    "ratio symstab Lanczos (1e-8) ÷ scipy eigsh (1e-6) = {:.3} (target ≤ 0.5), vs power iteration {:.3}",
+                    ours / eigsh,
+                    ours / power
+                );
+            }
+            _ => println!(
+                "JAX peer failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            ),
+        }
+    } else {
+        println!(
+            "JAX peer skipped (python3 -c 'import jax, scipy' failed or SYMSTAB_BENCH_SKIP_JAX=1)"
+        );
+    }
+
+    // 2. A ~90k-parameter network: top 5 in bounded memory.
+    let before_mb = vm_mb("VmHWM:");
+    let ts = teacher_student(&[784, 100, 100, 10], Activation::Relu, 2000, 7).expect("valid");
+    let (problem, params) = (ts.problem, ts.student_params);
+    let p = problem.n_params();
+    println!(
+        "mnist-sized [784, 100, 100, 10], n = 2000 (Gaussian inputs, teacher targets), P = {p}; a dense Hessian would take {:.1} GB",
+        (p * p * 8) as f64 / 1e9
+    );
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..repeats.min(3) {
+        let (result, hvps, seconds) = top_eigen(&problem, &params, 5);
+        times.push(seconds);
+        last = Some((result, hvps));
+    }
+    let (result, hvps) = last.expect("at least one repeat");
+    println!(
+        "  top 5 = {:?}\n  residuals {:?} (tolerance 1e-8·‖H‖ = {:.2e}, converged {}), {} HVPs; median {:.2} s of {:?}",
+        result.top.values,
+        result
+            .top
+            .residuals
+            .iter()
+            .map(|r| format!("{r:.1e}"))
+            .collect::<Vec<_>>(),
+        1e-8 * result.norm_estimate,
+        result.converged,
+        hvps,
+        median(times.clone()),
+        times
+            .iter()
+            .map(|x| (x * 100.0).round() / 100.0)
+            .collect::<Vec<_>>()
+    );
+    println!(
+        "  peak resident memory (VmHWM) {:.0} MB (before building this network {before_mb:.0} MB); data {:.1} MB, Lanczos basis {:.1} MB",
+        vm_mb("VmHWM:"),
+        (2000 * 784 * 8) as f64 / 1e6,
+        (p * 40 * 8) as f64 / 1e6
+    );
+    println!("load average (1 min) at the end: {}", load_avg());
+}
