@@ -3,7 +3,9 @@
 //! leave a model's function unchanged, Hessian spectra, and the stability of gradient
 //! descent (the step bound 2/λmax and the measured critical learning rate).
 //!
-//! This crate does no I/O, starts no threads and prints nothing.
+//! This crate prints nothing and does no I/O except the `data` loaders reading a file the
+//! caller names. Network derivatives and scans parallelise over fixed blocks on rayon's
+//! pool, so their results do not depend on the number of threads.
 //!
 //! ```
 //! use symstab_core::{Model, toy::ProductChain};
