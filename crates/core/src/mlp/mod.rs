@@ -21,18 +21,18 @@
 //! use symstab_core::data::teacher_student;
 //! use symstab_core::mlp::Activation;
 //! use symstab_core::mlp::symmetry::Symmetry;
+//! use symstab_core::spectrum::symmetric_eigenvalues;
 //!
 //! // The study's setting, smaller: a ReLU student fitting a teacher of the same widths.
 //! let ts = teacher_student(&[3, 8, 8, 1], Activation::Relu, 64, 0)?;
 //! let (problem, theta) = (&ts.problem, &ts.student_params);
-//! let hessian = problem.hessian(theta);
-//! let lambda_max = hessian.symmetric_eigenvalues().max();
+//! let lambda_max = symmetric_eigenvalues(problem.hessian(theta))?[0];
 //!
 //! // A balanced rescale of the first hidden layer: same function, different curvature.
 //! let g = Symmetry::random_balanced_rescale(problem.network(), 0, 10.0, 1)?;
 //! let moved = g.apply(problem.network(), theta)?;
 //! assert!((problem.loss(&moved) - problem.loss(theta)).abs() < 1e-12);
-//! let moved_max = problem.hessian(&moved).symmetric_eigenvalues().max();
+//! let moved_max = symmetric_eigenvalues(problem.hessian(&moved))?[0];
 //! assert!(moved_max > lambda_max);
 //! # Ok::<(), symstab_core::Error>(())
 //! ```
