@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => commands::sweep::run(args),
         Command::Merge(args) => commands::sweep::merge(args),
         Command::CheckSymmetry(args) => commands::symmetry::run(args),
+        Command::Orbit(args) => commands::orbit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
