@@ -367,7 +367,17 @@ pub fn orbit_summary(r: &crate::commands::orbit::OrbitReport, model: &str) -> St
         .to_owned()
     };
     text.push_str(&cells(
-        ["α", "loss", "λmax", "λmin", "2/λmax", "trace", "GN max", "‖∇L‖"].map(str::to_owned),
+        [
+            "α",
+            "loss",
+            "λmax",
+            "λmin",
+            "2/λmax",
+            "trace",
+            "GN max",
+            "‖∇L‖",
+        ]
+        .map(str::to_owned),
     ));
     let short = |v: f64| {
         if v.is_finite() {

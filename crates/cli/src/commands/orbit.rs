@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 use symstab_core::Model;
+use symstab_core::Outcome;
 use symstab_core::descent::GradientDescent;
 use symstab_core::mlp::MlpProblem;
 use symstab_core::orbit::{
@@ -11,7 +12,6 @@ use symstab_core::orbit::{
     SpectrumRoute, log_spaced, minimize_neuron_scales, path_minimum, scan_orbit,
 };
 use symstab_core::spectrum::StepBound;
-use symstab_core::Outcome;
 use symstab_sweep::record::Real;
 
 use crate::cli::{ModelKind, OrbitArgs, OrbitMethod};
