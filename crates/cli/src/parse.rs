@@ -147,7 +147,7 @@ pub fn log_range(s: &str) -> Result<LogRange, String> {
     if n == 1 && lo < hi {
         return Err("a range of 1 value needs lo == hi".to_owned());
     }
-    if n > 1 && lo == hi {
+    if n > 1 && lo >= hi {
         return Err(format!("a range of {n} values needs lo < hi"));
     }
     Ok(LogRange { lo, hi, n })

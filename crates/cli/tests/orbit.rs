@@ -2,6 +2,9 @@
 //! α = 1 is `symstab hessian`'s spectrum, λmax grows away from a balanced point, the
 //! flattest point is no sharper than any scanned one, and bad input is refused.
 
+// Exact comparisons are intended: values read back from JSON must be the same bits.
+#![allow(clippy::float_cmp)]
+
 mod common;
 
 use common::{json, num, nums, symstab};
@@ -41,7 +44,7 @@ fn rel_close(x: f64, y: f64, rel: f64) -> bool {
 }
 
 /// The record whose α is exactly `alpha`.
-fn at<'a>(report: &'a Value, alpha: f64) -> &'a Value {
+fn at(report: &Value, alpha: f64) -> &Value {
     records(report)
         .iter()
         .find(|r| num(r, "alpha") == alpha)
