@@ -15,7 +15,7 @@ use crate::messages::GLOSSARY;
 use crate::parse::{self, LogRange, Range};
 
 /// Study how weight-space symmetries change gradient descent: Hessian spectra, the stable
-/// step 2/λmax, training runs, critical learning rates and sweeps.
+/// step 2/λmax, training runs, critical learning rates, sweeps and network orbit scans.
 #[derive(Debug, Parser)]
 #[command(name = "symstab", version, after_help = GLOSSARY, propagate_version = true)]
 pub struct Cli {
