@@ -9,11 +9,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use symstab_core::orbit::OrbitPath;
+
 use crate::messages::GLOSSARY;
-use crate::parse::{self, Range};
+use crate::parse::{self, LogRange, Range};
 
 /// Study how weight-space symmetries change gradient descent: Hessian spectra, the stable
-/// step 2/λmax, training runs, critical learning rates and sweeps.
+/// step 2/λmax, training runs, critical learning rates, sweeps and network orbit scans.
 #[derive(Debug, Parser)]
 #[command(name = "symstab", version, after_help = GLOSSARY, propagate_version = true)]
 pub struct Cli {
@@ -43,6 +45,9 @@ pub enum Command {
     /// Apply a random symmetry (group element) and compare outputs and losses before and after.
     #[command(name = "check-symmetry", after_help = GLOSSARY)]
     CheckSymmetry(CheckSymmetryArgs),
+    /// Network orbit scan: loss (fixed), λmax, λmin, 2/λmax, trace along a rescale path g(α)·θ.
+    #[command(after_help = GLOSSARY)]
+    Orbit(OrbitArgs),
 }
 
 /// Which model family to build.
@@ -67,6 +72,17 @@ pub enum Method {
     Power,
 }
 
+/// How `symstab orbit` computes the spectrum at each point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrbitMethod {
+    /// Dense up to 3000 parameters, Lanczos above.
+    Auto,
+    /// Form the full P×P Hessian and decompose it (exact λmax, λmin and trace).
+    Dense,
+    /// Lanczos on Hessian-vector products for λmax and λmin; Hutchinson estimate of the trace.
+    Lanczos,
+}
+
 /// A comma-separated list of numbers (a point in parameter space).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point(pub Vec<f64>);
@@ -78,6 +94,11 @@ pub struct Widths(pub Vec<usize>);
 /// A list of learning rates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rates(pub Vec<f64>);
+
+fn orbit_path(s: &str) -> Result<OrbitPath, String> {
+    s.parse::<OrbitPath>()
+        .map_err(|e| crate::problem::core_reason(&e))
+}
 
 fn point(s: &str) -> Result<Point, String> {
     parse::point(s).map(Point)
@@ -271,6 +292,48 @@ pub struct CheckSymmetryArgs {
     #[arg(long, value_parser = parse::positive, allow_hyphen_values = true)]
     pub alpha: Option<f64>,
     /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `symstab orbit`.
+#[derive(Debug, Clone, Args)]
+pub struct OrbitArgs {
+    /// Model and data (a network: --model mlp --widths … or --model-file).
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The path α ↦ g(α)·θ: rescale:K (hidden layer K's neurons × α, next layer ÷ α),
+    /// layer-scale:K (the study's factors α on layer K, 1/α on layer K+1) or balanced:K:SEED
+    /// (a seeded half of hidden layer K's neurons × α, the other half ÷ α). K counts from 0.
+    #[arg(long, value_parser = orbit_path, default_value = "rescale:0")]
+    pub path: OrbitPath,
+    /// Positions α as lo:hi:n, n values log-spaced from lo to hi (inclusive, 0 < lo <= hi).
+    #[arg(long, value_parser = parse::log_range, allow_hyphen_values = true,
+          default_value = "0.01:100:41")]
+    pub alpha: LogRange,
+    /// Spectrum method at each point: auto, dense or lanczos.
+    #[arg(long, value_enum, default_value_t = OrbitMethod::Auto)]
+    pub method: OrbitMethod,
+    /// Relative residual tolerance of the Lanczos parts (‖Hv − λv‖ ≤ T·‖H‖; default 1e-10).
+    #[arg(long, value_parser = parse::positive, allow_hyphen_values = true)]
+    pub tol: Option<f64>,
+    /// Also search the path for the point of smallest λmax (golden section in log α).
+    #[arg(long)]
+    pub flattest: bool,
+    /// With --flattest: also lower λmax over one scale per hidden neuron, by at most STEPS
+    /// descent steps on log λmax starting at the scanned point.
+    #[arg(long, value_name = "STEPS", value_parser = parse::steps, allow_hyphen_values = true,
+          requires = "flattest")]
+    pub per_neuron: Option<usize>,
+    /// First train the network for STEPS full-batch gradient-descent updates (needs --lr)
+    /// and scan the orbit of the trained point.
+    #[arg(long, value_name = "STEPS", value_parser = parse::steps, allow_hyphen_values = true,
+          requires = "lr")]
+    pub train: Option<usize>,
+    /// Learning rate η > 0 of --train.
+    #[arg(long, value_parser = parse::positive, allow_hyphen_values = true, requires = "train")]
+    pub lr: Option<f64>,
+    /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,5 +1,5 @@
 //! The `symstab` command-line tool: Hessian spectra, training runs, critical learning
-//! rates, sweeps and symmetry checks on the toy model and on networks.
+//! rates, sweeps, symmetry checks and orbit scans on the toy model and on networks.
 //!
 //! The binary parses and validates arguments (clap), calls `symstab_core` and
 //! `symstab_sweep`, and formats results (text, or one JSON object with `--json`). Exit
@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => commands::sweep::run(args),
         Command::Merge(args) => commands::sweep::merge(args),
         Command::CheckSymmetry(args) => commands::symmetry::run(args),
+        Command::Orbit(args) => commands::orbit::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,8 +18,12 @@ Terms:
   2/λmax        stable lr: the local step bound; GD on the quadratic model diverges above it (\"unbounded\" when λmax ≤ 0)
   critical lr   the smallest η at which a real run from the start point diverges (found by bisection)
   ratio         critical lr / (2/λmax): how far the local bound under-predicts divergence
-  orbit         points with the same function: for the toy a·b = c, reached by (a, b) → (α·a, b/α)
+  orbit         points with the same function: for the toy a·b = c, reached by (a, b) → (α·a, b/α);
+                for networks g(α)·θ, e.g. a hidden layer's incoming weights × α and outgoing ÷ α
   α             the position on an orbit (α = 1 is the start, log α the coordinate of orbit sweeps)
+  GN max        largest eigenvalue of the Gauss-Newton matrix (the positive semi-definite part of H)
+  spread        max λmax / min λmax over the scanned orbit points
+  flattest      the orbit point of smallest λmax (largest stable step) found by a search
   conserved     quantities gradient flow keeps: toy wi² − wj²; networks ‖incoming‖² − ‖outgoing‖² per hidden neuron
   outcome       converged (loss < 1e-12), diverged (loss non-finite or > 1e12), unfinished (step budget spent)
   steps         number of updates executed before the outcome was decided";
@@ -35,6 +39,9 @@ pub const MUST_BE_NON_NEGATIVE: &str = "must be finite and >= 0";
 /// Reason: a range `lo:hi:n`.
 pub const RANGE_FORMAT: &str =
     "expected lo:hi:n with finite lo <= hi and a whole number n >= 1 (e.g. -10:10:400)";
+/// Reason: a log-spaced range `lo:hi:n` of positive values.
+pub const LOG_RANGE_FORMAT: &str =
+    "expected lo:hi:n with finite 0 < lo <= hi and a whole number n >= 1 (e.g. 0.01:100:41)";
 /// Reason: a comma-separated list of numbers.
 pub const LIST_FORMAT: &str = "expected a comma-separated list of finite numbers (e.g. 1,9)";
 /// Reason: an empty list.
@@ -331,4 +338,101 @@ pub fn symmetry_summary(r: &crate::commands::symmetry::SymmetryReport, model: &s
         real(&r.loss_before),
         real(&r.loss_after),
     )
+}
+
+/// Human-readable table of `symstab orbit`: one row per α, then the loss check, the spread
+/// of λmax and the flattest point.
+pub fn orbit_summary(r: &crate::commands::orbit::OrbitReport, model: &str) -> String {
+    let method = r.records.first().map_or("dense", |p| match p.method {
+        symstab_core::orbit::SpectrumRoute::Dense => "dense",
+        symstab_core::orbit::SpectrumRoute::Lanczos => "lanczos",
+    });
+    let mut text = format!("orbit {} of the {model}, {method} method\n", r.path);
+    if let Some(t) = &r.trained {
+        text.push_str(&format!(
+            "trained {} steps at η = {} ({}): loss {} → {}\n",
+            t.steps_run,
+            t.learning_rate,
+            t.outcome,
+            real(&t.start_loss),
+            real(&t.final_loss)
+        ));
+    }
+    let cells = |row: [String; 8]| {
+        format!(
+            "{:<11} {:<22} {:<13} {:<13} {:<13} {:<13} {:<13} {}",
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7]
+        )
+        .trim_end()
+        .to_owned()
+    };
+    text.push_str(&cells(
+        [
+            "α",
+            "loss",
+            "λmax",
+            "λmin",
+            "2/λmax",
+            "trace",
+            "GN max",
+            "‖∇L‖",
+        ]
+        .map(str::to_owned),
+    ));
+    let short = |v: f64| {
+        if v.is_finite() {
+            number(format!("{v:.6e}").parse().unwrap_or(v))
+        } else {
+            number(v)
+        }
+    };
+    let bound = |b: symstab_core::spectrum::StepBound| {
+        b.value().map_or_else(|| "unbounded".to_owned(), short)
+    };
+    for p in &r.records {
+        text.push('\n');
+        text.push_str(&cells([
+            short(p.alpha.0),
+            real(&p.loss),
+            short(p.lambda_max.0),
+            short(p.lambda_min.0),
+            bound(p.stable_lr),
+            short(p.trace.0),
+            short(p.gauss_newton_max.0),
+            short(p.gradient_norm.0),
+        ]));
+    }
+    text.push_str(&format!(
+        "\nmax loss deviation (relative) {}\n\
+         λmax from {} to {} (spread {})",
+        real(&r.max_loss_deviation),
+        short(r.lambda_max_min.0),
+        short(r.lambda_max_max.0),
+        short(r.lambda_max_spread.0),
+    ));
+    if let Some(f) = &r.flattest {
+        text.push_str(&format!(
+            "\nflattest along the path: α = {}, λmax {}, 2/λmax {}",
+            short(f.alpha.0),
+            short(f.lambda_max.0),
+            bound(f.stable_lr)
+        ));
+        if f.at_scan_end {
+            text.push_str(" (at an end of the α range: the minimum may lie beyond it)");
+        }
+        if let Some(n) = &f.per_neuron {
+            text.push_str(&format!(
+                "\nper-neuron scales: λmax {} → {} in {} steps, 2/λmax {}, output deviation {}",
+                short(n.lambda_max_before.0),
+                short(n.lambda_max_after.0),
+                n.steps,
+                bound(n.stable_lr_after),
+                short(n.output_deviation.0)
+            ));
+        }
+    }
+    if r.records.iter().any(|p| !p.converged) {
+        text.push_str("\nwarning: not every iterative eigenvalue met the tolerance");
+    }
+    text
 }

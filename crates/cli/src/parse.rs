@@ -120,6 +120,39 @@ pub fn range(s: &str) -> Result<Range, String> {
     Ok(Range { lo, hi, n })
 }
 
+/// A log-spaced range `lo:hi:n` of positive values (orbit positions α).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogRange {
+    /// First value (> 0).
+    pub lo: f64,
+    /// Last value (>= lo).
+    pub hi: f64,
+    /// Number of values (>= 1).
+    pub n: usize,
+}
+
+/// Parses `lo:hi:n` with finite 0 < lo <= hi and a whole n >= 1 (n = 1 needs lo == hi,
+/// n > 1 needs lo < hi).
+pub fn log_range(s: &str) -> Result<LogRange, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let [lo, hi, n] = parts.as_slice() else {
+        return Err(messages::LOG_RANGE_FORMAT.to_owned());
+    };
+    let lo = positive(lo).map_err(|r| format!("lo {r}"))?;
+    let hi = positive(hi).map_err(|r| format!("hi {r}"))?;
+    let n = count(n).map_err(|r| format!("n {r}"))?;
+    if hi < lo {
+        return Err("hi must be >= lo".to_owned());
+    }
+    if n == 1 && lo < hi {
+        return Err("a range of 1 value needs lo == hi".to_owned());
+    }
+    if n > 1 && lo >= hi {
+        return Err(format!("a range of {n} values needs lo < hi"));
+    }
+    Ok(LogRange { lo, hi, n })
+}
+
 /// A shard `I/N` with 0 <= I < N.
 pub fn shard(s: &str) -> Result<(usize, usize), String> {
     let bad = || messages::SHARD_FORMAT.to_owned();
@@ -196,6 +229,22 @@ mod tests {
         assert!(range("1:1:1").is_ok());
         assert!(learning_rates("0.01,0").is_err());
         assert!(learning_rates("").is_err());
+        assert_eq!(
+            log_range("0.01:100:41"),
+            Ok(LogRange {
+                lo: 0.01,
+                hi: 100.0,
+                n: 41
+            })
+        );
+        assert!(log_range("2:2:1").is_ok());
+        assert!(log_range("0:1:5").is_err());
+        assert!(log_range("-1:1:5").is_err());
+        assert!(log_range("2:1:5").is_err());
+        assert!(log_range("1:2:0").is_err());
+        assert!(log_range("1:2:1").is_err());
+        assert!(log_range("1:1:3").is_err());
+        assert!(log_range("1:2").is_err());
         assert_eq!(shard("1/4"), Ok((1, 4)));
         assert!(shard("4/4").is_err());
         assert!(shard("0/0").is_err());

@@ -3,6 +3,7 @@
 
 pub mod critical;
 pub mod hessian;
+pub mod orbit;
 pub mod sweep;
 pub mod symmetry;
 pub mod train;
