@@ -137,6 +137,7 @@ impl Options {
             out: default_out_dir(),
             list: false,
         };
+        let mut out_given = false;
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -152,10 +153,18 @@ impl Options {
                     options.only.push(name.clone());
                 }
                 "--out" => {
-                    options.out = PathBuf::from(args.next().ok_or("--out needs a directory")?)
+                    options.out = PathBuf::from(args.next().ok_or("--out needs a directory")?);
+                    out_given = true;
                 }
                 other => return Err(format!("figures: unknown argument {other:?}").into()),
             }
+        }
+        if options.quick && !out_given && !options.list {
+            return Err(
+                "--quick needs an explicit --out DIR (quick figures must not \
+                 overwrite the committed full-size figures in figures/)"
+                    .into(),
+            );
         }
         Ok(options)
     }

@@ -3,7 +3,8 @@
 //! - `cargo xtask figures [--only NAME]... [--quick] [--out DIR]`: runs the study's
 //!   experiments through the library crates (symstab-core, symstab-sweep) and renders every
 //!   figure into `figures/`, each with its data as CSV beside it. `--quick` uses coarse
-//!   grids (for tests); `--only` renders the named figures (`cargo xtask figures --list`).
+//!   grids (for tests) and needs an explicit `--out DIR`; `--only` renders the named
+//!   figures (`cargo xtask figures --list`).
 //!
 //! xtask computes nothing of the project's own: every number in a figure comes from a call
 //! into the library crates; xtask only contours, colours, lays out and writes files.
@@ -25,7 +26,8 @@ tasks:
   figures [--only NAME]... [--quick] [--out DIR] [--list]
       run the experiments through the library crates and render figures/ (with CSV data)
       --only NAME   render only this figure (repeatable; see --list)
-      --quick       coarse grids and small frames, for tests (seconds instead of a minute)
+      --quick       coarse grids and small frames, for tests (seconds instead of a minute);
+                    needs --out DIR, so it never overwrites the committed figures/
       --out DIR     write into DIR instead of the repository's figures/
       --list        print the figure names and exit
   help

@@ -178,3 +178,19 @@ fn only_renders_the_named_figure_and_rejects_unknown_names() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-figure"));
 }
+
+#[test]
+fn quick_without_out_is_refused_and_writes_nothing() {
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["figures", "--quick", "--only", "orbit-spectrum"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--quick needs an explicit --out"),
+        "{stderr}"
+    );
+    // The refusal happens while parsing, before any figure starts.
+    assert!(!stderr.contains("orbit-spectrum:"), "{stderr}");
+}

@@ -128,3 +128,57 @@ fn every_threshold_is_configurable() {
         .is_err()
     );
 }
+
+fn decisions_until(
+    rule: StallRule,
+    losses: &[f64],
+    last_step: usize,
+) -> Vec<(usize, StallDecision)> {
+    let mut m = StallMonitor::new(rule).unwrap().with_last_step(last_step);
+    losses
+        .iter()
+        .enumerate()
+        .map(|(t, &l)| (t, m.observe(l)))
+        .filter(|(_, d)| *d != StallDecision::Continue)
+        .collect()
+}
+
+#[test]
+fn no_teleport_when_fewer_steps_remain_than_the_revert_window() {
+    use StallDecision::Teleport;
+    let rule = StallRule::default();
+    // A run of 300 steps (L_0..=L_300): the stall at t = 300 is not acted on, since no
+    // revert check could follow it.
+    let losses = vec![1.0; 301];
+    assert_eq!(
+        decisions_until(rule, &losses, 300),
+        vec![(100, Teleport), (200, Teleport)]
+    );
+    // 19 steps left at t = 300 is still too few; exactly 20 is enough.
+    let losses = vec![1.0; 321];
+    assert_eq!(
+        decisions_until(rule, &losses, 319),
+        vec![(100, Teleport), (200, Teleport)]
+    );
+    assert_eq!(
+        decisions_until(rule, &losses, 320),
+        vec![(100, Teleport), (200, Teleport), (300, Teleport)]
+    );
+    // Without a last step the monitor teleports at t = 300 as before.
+    assert_eq!(
+        decisions(rule, &vec![1.0; 301]),
+        vec![(100, Teleport), (200, Teleport), (300, Teleport)]
+    );
+}
+
+#[test]
+fn a_teleport_near_the_end_still_gets_its_revert_check() {
+    // Teleport at t = 100 with the run ending at t = 120: the rise at t = 120 reverts.
+    let mut losses = vec![1.0; 101];
+    losses.extend((1..=20).map(|k| 1.0 + 0.02 * f64::from(k)));
+    let d = decisions_until(StallRule::default(), &losses, 120);
+    assert_eq!(
+        d,
+        vec![(100, StallDecision::Teleport), (120, StallDecision::Revert)]
+    );
+}

@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 
+use plotters::style::RGBColor;
 use symstab_core::spectrum::hessian_spectrum;
 use symstab_core::toy::ProductChain;
 use symstab_sweep::grid::{Axis as SweepAxis, LearningRates, StartSet, SweepSpec};
@@ -76,14 +77,27 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         2.0 / LEARNING_RATE,
     );
 
-    let orbit: Vec<(f64, f64)> = (0..=400)
+    // Densely sampled in log α, so the drawn hyperbola has no visible kinks.
+    const ORBIT_SAMPLES: usize = 2000;
+    let orbit: Vec<(f64, f64)> = (0..=ORBIT_SAMPLES)
         .map(|k| {
             (ALPHA_MIN / 10.0).ln()
-                + k as f64 / 400.0 * ((ALPHA_MAX * 10.0) / (ALPHA_MIN / 10.0)).ln()
+                + k as f64 / ORBIT_SAMPLES as f64 * ((ALPHA_MAX * 10.0) / (ALPHA_MIN / 10.0)).ln()
         })
         .filter_map(|la| ProductChain::orbit_point(PRODUCT, la).ok())
         .map(|p| (p[0], p[1]))
-        .collect();
+        .fold(Vec::new(), |mut kept: Vec<(f64, f64)>, p| {
+            // Consecutive points at least ~2.5 px apart: sub-pixel segments would be
+            // rounded to whole pixels one by one and draw a ragged stroke.
+            let min_gap = 2.5 * (2.0 * LIMIT) / PLOT_PX as f64;
+            if kept
+                .last()
+                .is_none_or(|q| (p.0 - q.0).hypot(p.1 - q.1) >= min_gap)
+            {
+                kept.push(p);
+            }
+            kept
+        });
 
     let steps = StepsScale::for_cells(&records);
     let centres = CellCentres {
@@ -92,7 +106,10 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     };
     let png_path = ctx.path("divergence_map.png");
     let boundary_style = LineStyle::solid(colour::BLACK, 3);
+    // White dashes over a dark casing: visible on every cell colour, and the legend
+    // swatch is drawn the same way.
     let orbit_style = LineStyle::dashed(colour::WHITE, 3);
+    let (orbit_casing, orbit_casing_width) = (RGBColor(50, 50, 50), 6);
     let starts = [
         (
             [3.0, 3.0],
@@ -141,6 +158,12 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             steps.cell_colour(&records[i * n + j])
         })?;
         draw::draw_segments(root, &pbox, &boundary, boundary_style)?;
+        draw::draw_line(
+            root,
+            &pbox,
+            &orbit,
+            LineStyle::solid(orbit_casing, orbit_casing_width),
+        )?;
         draw::draw_line(root, &pbox, &orbit, orbit_style)?;
         for (point, marker) in starts {
             draw::draw_marker(root, &pbox, (point[0], point[1]), marker)?;
@@ -166,7 +189,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             format!("2/λmax(a, b) = η = {LEARNING_RATE}"),
         ));
         entries.push(LegendEntry::new(
-            Swatch::Line(orbit_style),
+            Swatch::CasedLine(orbit_style, orbit_casing, orbit_casing_width),
             "orbit a·b = 9: (3α, 3/α)",
         ));
         for (point, marker) in starts {

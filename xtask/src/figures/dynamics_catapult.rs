@@ -126,7 +126,9 @@ fn loss_panel(
     critical: f64,
 ) -> crate::render::draw::DrawResult {
     let x = Axis::new("step", 0.0, STEPS as f64, Scale::Linear);
-    let y = Axis::new("loss (ab − 2)²", 1e-12, 1e8, Scale::Log);
+    // 20 decades: grid lines at the decades only (minor lines would fill the panel).
+    let y = Axis::new("loss (ab − 2)²", 1e-12, 1e8, Scale::Log)
+        .with_grid((-12..=8).map(|k| 10f64.powi(k)).collect());
     let names = ["below 2/λ0", "between 2/λ0 and critical", "above critical"];
     let series: Vec<Series> = runs
         .iter()
@@ -158,7 +160,9 @@ fn loss_panel(
             format_number((critical * 1e5).round() / 1e5)
         ),
     )];
-    panel(root, rect, &x, &y, &series, &[], extra, Corner::BottomLeft)?;
+    // Top right: the diverging run leaves the panel within a few steps and the others
+    // stay far below, so the corner is empty.
+    panel(root, rect, &x, &y, &series, &[], extra, Corner::TopRight)?;
     Ok(())
 }
 

@@ -90,10 +90,18 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     table::write_csv(&marks_csv, &marks)?;
 
     let loss0 = marks[0].loss;
+    // The y range holds both curves whole (nothing is clipped at the top), with room
+    // above for the legend in the top-left corner, which the curves reach only late.
+    let finite = a
+        .iter()
+        .chain(&b)
+        .map(|p| p.loss)
+        .filter(|l| l.is_finite() && *l > 0.0);
+    let (lowest, highest) = finite.fold((loss0, loss0), |(lo, hi), l| (lo.min(l), hi.max(l)));
     let y = Axis::new(
         "loss after one gradient step",
-        loss0 * 0.05,
-        loss0 * 1e4,
+        (lowest * 0.5).min(loss0 * 0.05),
+        highest * 5.0,
         Scale::Log,
     );
     let x = Axis::new("learning rate η", 0.0, 1.0, Scale::Linear);
@@ -155,7 +163,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             &series,
             &markers,
             extra,
-            Corner::TopRight,
+            Corner::TopLeft,
         )?;
         Ok(())
     })?;

@@ -134,11 +134,12 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                     .flat_map(|r| r.records.iter().map(|x| x.lambda_max)),
             )
             .fold(0.0, f64::max);
-        // Headroom above the highest line for the legend.
+        // Headroom above the highest line for the legend (eight rows, about half the
+        // panel's height), so it covers no curve and no 2/η line.
         let y = Axis::new(
             "λmax (largest Hessian eigenvalue)",
             0.0,
-            top * 1.8,
+            top * 2.3,
             Scale::Linear,
         );
         let mut series = vec![];

@@ -243,7 +243,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         root.fill(&colour::WHITE)?;
         draw::draw_title(
             root,
-            "Teleport when stalled: mean loss over seeds (thin lines: best and worst seed)",
+            "Teleport when stalled: mean loss over seeds (thick; thin lines: best and worst seed)",
             12,
         )?;
         let (w, h) = (SIZE.0 as i32, SIZE.1 as i32);
@@ -268,7 +268,11 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                 Scale::Log,
             );
             let mut series = vec![];
-            for (k, runs) in per_policy.iter().enumerate() {
+            // Plain GD (k = 0) last, so it is drawn on top of the teleport policies; it is
+            // black and dashed to stay visible where a policy follows it exactly.
+            let order = (1..per_policy.len()).chain(std::iter::once(0));
+            for k in order {
+                let runs = &per_policy[k];
                 let len = runs.iter().map(|r| r.losses.len()).min().unwrap_or(0);
                 let stat = |f: &dyn Fn(&[f64]) -> f64| -> Vec<(f64, f64)> {
                     (0..len)
@@ -282,9 +286,28 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                     .iter()
                     .find(|s| s.dataset == setup.name && s.policy == policy_name(&policies()[k]))
                     .expect("summary row");
+                let (mean_style, seed_style) = if k == 0 {
+                    (
+                        LineStyle::dashed(colour::BLACK, 3),
+                        LineStyle::dashed(colour::BLACK, 1),
+                    )
+                } else {
+                    (
+                        LineStyle::solid(line_colour(k), 4),
+                        LineStyle::solid(line_colour(k), 1),
+                    )
+                };
+                series.push(Series::unlabelled(
+                    stat(&|v| v.iter().copied().fold(f64::INFINITY, f64::min)),
+                    seed_style,
+                ));
+                series.push(Series::unlabelled(
+                    stat(&|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+                    seed_style,
+                ));
                 series.push(Series::new(
                     stat(&|v| v.iter().sum::<f64>() / v.len() as f64),
-                    LineStyle::solid(line_colour(k), 3),
+                    mean_style,
                     format!(
                         "{}: final {:.4} ({:.4}–{:.4}), teleports {}, reverts {}",
                         row.policy,
@@ -294,14 +317,6 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                         row.teleports,
                         row.reverts
                     ),
-                ));
-                series.push(Series::unlabelled(
-                    stat(&|v| v.iter().copied().fold(f64::INFINITY, f64::min)),
-                    LineStyle::solid(line_colour(k), 2),
-                ));
-                series.push(Series::unlabelled(
-                    stat(&|v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
-                    LineStyle::solid(line_colour(k), 2),
                 ));
             }
             let extra = vec![LegendEntry::new(

@@ -7,6 +7,8 @@
 
 use std::path::PathBuf;
 
+use plotters::style::text_anchor::{HPos, VPos};
+
 use super::orbit::{ALPHA_MAX, ALPHA_MIN, OrbitPoint, log_alpha_axis, orbit_point, orbit_points};
 use super::study_animation::LEARNING_RATES;
 use super::{Context, FigureResult, gap_note};
@@ -124,6 +126,24 @@ fn top_panel(
             &[(ALPHA_MIN, 2.0 / lr), (ALPHA_MAX, 2.0 / lr)],
             level_style,
         )?;
+    }
+    // Each 2/η line is labelled just above it at α = 1, where λmax(α) is lowest and far
+    // below all three lines.
+    for lr in LEARNING_RATES {
+        if let Some((px, py)) = pbox.to_pixel(1.0, 2.0 / lr) {
+            draw::draw_text(
+                root,
+                &format!(
+                    "2/η = {} (η = {})",
+                    format_number(2.0 / lr),
+                    format_number(lr)
+                ),
+                (px.round() as i32, py.round() as i32 - 3),
+                16.0,
+                HPos::Center,
+                VPos::Bottom,
+            )?;
+        }
     }
     draw::draw_line(root, &pbox, &curve, curve_style)?;
     let mut entries = vec![LegendEntry::new(

@@ -85,6 +85,9 @@ pub enum Swatch {
     Point(Marker),
     /// A line with a marker on it.
     LineAndPoint(LineStyle, Marker),
+    /// A line drawn over a wider solid casing line of the given colour (the way a light
+    /// line is drawn over cells of any colour).
+    CasedLine(LineStyle, RGBColor, u32),
     /// A filled square (a category of cells).
     Patch(RGBColor),
     /// No sample: a row of text only.
@@ -590,13 +593,16 @@ fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEnt
         } else {
             sx1 + 10
         };
-        let line = |style: LineStyle| -> DrawResult {
+        // `shorten` caps dashes at 12/7 px so a few fit the swatch; a cased line keeps its
+        // own dash lengths to look like the drawn line.
+        let line_dashes = |style: LineStyle, shorten: bool| -> DrawResult {
             let points = [Some((sx0 as f64, cy as f64)), Some((sx1 as f64, cy as f64))];
             let bounds = (sx0 as f64, (cy - 20) as f64, sx1 as f64, (cy + 20) as f64);
             let stroke = style.colour.stroke_width(style.width);
             for piece in clip_polyline(&points, bounds) {
                 let parts = match style.dash {
-                    Some((on, off)) => dash_polyline(&piece, on.min(12.0), off.min(7.0)),
+                    Some((on, off)) if shorten => dash_polyline(&piece, on.min(12.0), off.min(7.0)),
+                    Some((on, off)) => dash_polyline(&piece, on, off),
                     None => vec![piece],
                 };
                 for part in parts {
@@ -607,6 +613,7 @@ fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEnt
             }
             Ok(())
         };
+        let line = |style: LineStyle| line_dashes(style, true);
         // A light sample (a white line drawn over dark cells) gets a dark backdrop.
         let light = |c: RGBColor| 0.3 * c.0 as f64 + 0.59 * c.1 as f64 + 0.11 * c.2 as f64 > 200.0;
         if let Swatch::Line(style) | Swatch::LineAndPoint(style, _) = entry.swatch
@@ -625,6 +632,10 @@ fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEnt
             Swatch::LineAndPoint(style, marker) => {
                 line(style)?;
                 draw_marker_at_pixel(root, ((sx0 + sx1) / 2, cy), marker)?;
+            }
+            Swatch::CasedLine(style, casing, width) => {
+                line(LineStyle::solid(casing, width))?;
+                line_dashes(style, false)?;
             }
             Swatch::Patch(fill) => {
                 let half = (font::LEGEND_PX * 0.5) as i32;

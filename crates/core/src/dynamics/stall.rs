@@ -10,7 +10,10 @@
 //! - **Teleport**: at every t that is a positive multiple of `check_every` (100) once at
 //!   least 2·`window` losses have been seen, if the mean m₁ of the last `window` (50) losses
 //!   L_{t−49..=t} and the mean m₀ of the 50 before satisfy |m₁ − m₀| ≤ `stall_tolerance`·|m₀|
-//!   (0.5 %), save the current point and teleport.
+//!   (0.5 %), save the current point and teleport — but only if the revert rule can still
+//!   judge the teleport: with a last step T set ([`StallMonitor::with_last_step`]), no
+//!   teleport happens at t > T − `revert_every` (fewer than `revert_every` steps left), so
+//!   every teleport reaches at least one revert check.
 //!
 //! The monitor only decides; the caller saves, jumps and restores. Losses keep their step
 //! indices across a revert (a revert costs the steps spent since the save).
@@ -85,6 +88,7 @@ pub struct StallMonitor {
     rule: StallRule,
     losses: Vec<f64>,
     saved: bool,
+    last_step: Option<usize>,
 }
 
 impl StallMonitor {
@@ -95,7 +99,21 @@ impl StallMonitor {
             rule,
             losses: Vec::new(),
             saved: false,
+            last_step: None,
         })
+    }
+
+    /// The same monitor, told that the run ends at step `last_step` (the last loss it
+    /// will see is L_`last_step`): it then never teleports at a step t with
+    /// t + `revert_every` > `last_step`, where the revert rule could not judge the jump.
+    pub fn with_last_step(mut self, last_step: usize) -> Self {
+        self.last_step = Some(last_step);
+        self
+    }
+
+    /// The last step set by [`StallMonitor::with_last_step`], if any.
+    pub fn last_step(&self) -> Option<usize> {
+        self.last_step
     }
 
     /// The rule.
@@ -138,7 +156,10 @@ impl StallMonitor {
                 return StallDecision::Revert;
             }
         }
-        if t > 0 && t.is_multiple_of(r.check_every) && t + 1 >= 2 * r.window {
+        let judgeable = self
+            .last_step
+            .is_none_or(|last| t.saturating_add(r.revert_every) <= last);
+        if judgeable && t > 0 && t.is_multiple_of(r.check_every) && t + 1 >= 2 * r.window {
             let recent = mean(&self.losses[t + 1 - r.window..=t]);
             let earlier = mean(&self.losses[t + 1 - 2 * r.window..t + 1 - r.window]);
             if (recent - earlier).abs() <= r.stall_tolerance * earlier.abs() {

@@ -365,7 +365,8 @@ fn norm(v: &[f64]) -> f64 {
 /// Full-batch training with teleports when stalled (see [`super::stall`]): before every
 /// step the loss goes to the [`StallMonitor`]; on a teleport the point is saved and moved
 /// by [`teleport`], on a revert the saved point is restored. The momentum velocity is reset
-/// by every jump. A loss that the stop rule calls diverged triggers a revert at once when a
+/// by every jump. No teleport happens in the last `stall.revert_every` steps (the revert
+/// rule could not judge it; see [`StallMonitor::with_last_step`]). A loss that the stop rule calls diverged triggers a revert at once when a
 /// point is saved, and otherwise ends the run.
 ///
 /// Errors: invalid settings or start, or a teleport that fails (activation without the
@@ -380,7 +381,8 @@ pub fn train_with_teleports(
     if let Some(p) = &settings.policy {
         p.validate()?;
     }
-    let mut monitor = StallMonitor::new(settings.stall)?;
+    // The revert rule must be able to judge every teleport before the run ends.
+    let mut monitor = StallMonitor::new(settings.stall)?.with_last_step(settings.max_steps);
     let mut theta = start.to_vec();
     let mut saved: Option<Vec<f64>> = None;
     let mut grad = vec![0.0; theta.len()];
