@@ -240,8 +240,13 @@ fn generated_problem(
     seed: u64,
 ) -> Result<Loaded> {
     // Check the widths first so that the error names --widths.
-    Mlp::uniform(widths, activation)
+    let net = Mlp::uniform(widths, activation)
         .map_err(|e| ArgError::new("--widths", join_usize(widths), core_reason(&e)))?;
+    if let Some(n) = n_samples {
+        // Bounded before the inputs are allocated, so that the error names --samples.
+        net.check_batch(n)
+            .map_err(|e| ArgError::new("--samples", n, core_reason(&e)))?;
+    }
     match data {
         "teacher" => {
             let ts = teacher_student(

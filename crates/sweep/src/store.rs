@@ -305,6 +305,8 @@ pub fn run_toy_sweep_in_dir(
 ) -> Result<DirRunSummary> {
     spec.validate()?;
     options.validate()?;
+    // Sizes are checked before the directory is created, so a bad size leaves nothing.
+    crate::memory::check_in_dir(spec, options.chunk_cells, rayon::current_num_threads())?;
     prepare_dir(dir, spec, options.chunk_cells)?;
     let ranges = chunk_ranges(spec.len(), options.chunk_cells);
     let mine: Vec<usize> = (0..ranges.len()).filter(|&c| shard.owns(c)).collect();
@@ -416,6 +418,8 @@ pub fn merge_shards(shard_dirs: &[&Path], out_dir: &Path) -> Result<Vec<CellReco
             ));
         }
     }
+    manifest.spec.validate()?;
+    crate::memory::check_in_dir(&manifest.spec, manifest.chunk_cells, 1)?;
     let ranges = chunk_ranges(manifest.n_cells, manifest.chunk_cells);
     let records = collect_chunks(shard_dirs, &ranges)?;
     prepare_dir(out_dir, &manifest.spec, manifest.chunk_cells)?;

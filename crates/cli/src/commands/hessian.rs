@@ -83,6 +83,22 @@ pub fn run(args: &HessianArgs) -> Result<()> {
         )
         .into());
     }
+    if method == Method::Dense {
+        // The dense path holds about three P × P matrices (H, its copy, the eigenvectors).
+        let bytes = (n as u128) * (n as u128) * 8 * 3;
+        let cap = symstab_core::mlp::MEMORY_CAP_BYTES;
+        if bytes > u128::from(cap) {
+            return Err(ArgError::new(
+                "--method",
+                "dense",
+                format!(
+                    "{n} parameters: the dense Hessian would need {bytes} bytes (3 × P² × 8), above the cap of {} GiB; use --method lanczos",
+                    cap >> 30
+                ),
+            )
+            .into());
+        }
+    }
     let tolerance = args.tol.unwrap_or(DEFAULT_TOLERANCE);
     let seed = args.model.seed;
     let mut report = match method {

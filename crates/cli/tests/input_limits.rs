@@ -1,0 +1,147 @@
+//! Oversized inputs are rejected up front with one line naming the argument, the value and
+//! the memory it would need, and leave no file or directory behind; interrupted runs leave
+//! no stale temporary file after a resume.
+
+mod common;
+
+use std::path::Path;
+
+use common::symstab;
+
+/// Runs `args`, expecting exit code 1, nothing on stdout and one error line containing
+/// every string of `needles`; returns the line.
+fn fails_with(args: &[&str], needles: &[&str]) -> String {
+    let run = symstab(args);
+    assert_eq!(run.code, Some(1), "symstab {args:?}: {}", run.stderr);
+    assert!(run.stdout.is_empty(), "{:?}", run.stdout);
+    let line = run.stderr.trim_end().to_owned();
+    assert_eq!(line.lines().count(), 1, "{line:?}");
+    assert!(line.starts_with("error: "), "{line:?}");
+    for n in needles {
+        assert!(line.contains(n), "{line:?} lacks {n:?}");
+    }
+    line
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("symstab-limits-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn huge_in_memory_sweep_names_the_grid_and_the_bytes() {
+    fails_with(
+        &[
+            "sweep",
+            "--a",
+            "0:1:100000",
+            "--b",
+            "0:1:100000",
+            "--lrs",
+            "0.01",
+            "--json",
+        ],
+        &[
+            "--a/--b/--lrs",
+            "10000000000 start points",
+            "GiB",
+            "above the cap",
+        ],
+    );
+}
+
+#[test]
+fn huge_sweep_into_a_directory_leaves_nothing_behind() {
+    let dir = temp_dir("huge");
+    let d = dir.to_str().unwrap();
+    fails_with(
+        &[
+            "sweep",
+            "--a",
+            "0:1:100000000",
+            "--b",
+            "0:1:100000000",
+            "--lrs",
+            "0.01",
+            "--out",
+            d,
+        ],
+        &["--a/--b/--lrs", "start table", "above the cap"],
+    );
+    assert!(!Path::new(d).exists(), "{d} was created");
+    // A grid that fits but a chunk size too large for memory names --chunk-cells.
+    fails_with(
+        &[
+            "sweep",
+            "--a",
+            "0:1:6000",
+            "--b",
+            "0:1:6000",
+            "--lrs",
+            "0.01",
+            "--out",
+            d,
+            "--chunk-cells",
+            "36000000",
+            "--threads",
+            "2",
+        ],
+        &[
+            "--chunk-cells",
+            "36000000",
+            "chunks in flight",
+            "above the cap",
+        ],
+    );
+    assert!(!Path::new(d).exists(), "{d} was created");
+}
+
+#[test]
+fn huge_networks_name_widths_samples_or_method() {
+    fails_with(
+        &[
+            "hessian",
+            "--model",
+            "mlp",
+            "--widths",
+            "100000,100000,1",
+            "--samples",
+            "1",
+        ],
+        &[
+            "--widths",
+            "100000,100000,1",
+            "10000200001 parameters",
+            "cap",
+        ],
+    );
+    fails_with(
+        &[
+            "hessian",
+            "--model",
+            "mlp",
+            "--widths",
+            "5,3,1",
+            "--data",
+            "teacher",
+            "--samples",
+            "100000000000",
+        ],
+        &["--samples", "100000000000", "bytes", "cap"],
+    );
+    fails_with(
+        &[
+            "hessian",
+            "--model",
+            "mlp",
+            "--widths",
+            "200,200,1",
+            "--samples",
+            "1",
+            "--method",
+            "dense",
+        ],
+        &["--method", "dense", "40401 parameters", "--method lanczos"],
+    );
+}
