@@ -145,3 +145,35 @@ fn huge_networks_name_widths_samples_or_method() {
         &["--method", "dense", "40401 parameters", "--method lanczos"],
     );
 }
+
+#[test]
+fn resume_removes_temp_files_of_an_interrupted_run() {
+    let dir = temp_dir("resume");
+    let d = dir.to_str().unwrap();
+    let args = [
+        "sweep",
+        "--a",
+        "0:1:8",
+        "--b",
+        "0:1:8",
+        "--lrs",
+        "0.01",
+        "--chunk-cells",
+        "16",
+        "--out",
+        d,
+    ];
+    assert_eq!(symstab(&args).code, Some(0));
+    // What a run killed mid-write leaves: a hidden temp file of a process no longer running,
+    // and the chunk it was writing missing.
+    let stale = dir
+        .join("chunks")
+        .join(".chunk-00000001.csv.tmp-4294967000-7");
+    std::fs::write(&stale, "index,lr").unwrap();
+    std::fs::remove_file(dir.join("chunks").join("chunk-00000001.csv")).unwrap();
+    let run = symstab(&args);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("16 computed"), "{}", run.stderr);
+    assert!(!stale.exists(), "the stale temp file survived the resume");
+    let _ = std::fs::remove_dir_all(&dir);
+}

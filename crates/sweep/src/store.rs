@@ -6,7 +6,9 @@
 //! is there, `cells.csv` and `cells.json`. Every file is written to a temporary file in the
 //! same directory, fsynced and renamed into place, so a file either is complete or does not
 //! exist. Re-running the same spec into the directory skips the finished chunks; a
-//! different spec is an error. This module is the crate's only I/O.
+//! different spec is an error. A run killed mid-write can leave a hidden temporary file
+//! (`.NAME.tmp-PID-N`); resuming or merging into the directory removes those of processes
+//! no longer running. This module is the crate's only I/O.
 
 use std::fs;
 use std::io::{BufReader, BufWriter, Write};
@@ -72,6 +74,51 @@ pub fn write_atomic(
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// The process id in the name of a temporary file of [`write_atomic`]
+/// (`.NAME.tmp-PID-N`), or `None` for any other name.
+fn temp_file_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, suffix) = rest.rsplit_once(".tmp-")?;
+    let (pid, counter) = suffix.split_once('-')?;
+    counter.parse::<usize>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is running (on Linux: `/proc/PID` exists; elsewhere only the
+/// current process counts as running).
+fn process_running(pid: u32) -> bool {
+    pid == std::process::id()
+        || (cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists())
+}
+
+/// Removes the temporary files [`write_atomic`] left in `dir` when a run was killed
+/// before renaming them (those of processes still running are kept); returns how many
+/// were removed. A missing directory holds none.
+pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(SweepError::io(dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| SweepError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_file_pid) else {
+            continue;
+        };
+        if process_running(pid) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        match fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(SweepError::io(entry.path(), e)),
+        }
+    }
+    Ok(removed)
 }
 
 /// Which part of a sweep a job runs: chunk `c` belongs to shard `c mod count`.
@@ -163,6 +210,9 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
 fn prepare_dir(dir: &Path, spec: &SweepSpec, chunk_cells: usize) -> Result<()> {
     let chunks = dir.join(CHUNK_DIR);
     fs::create_dir_all(&chunks).map_err(|e| SweepError::io(&chunks, e))?;
+    // Temporary files of an interrupted earlier run would otherwise stay forever.
+    remove_stale_temp_files(dir)?;
+    remove_stale_temp_files(&chunks)?;
     let want = Manifest::new(spec, chunk_cells);
     match read_manifest(dir)? {
         Some(found) => {
