@@ -177,3 +177,99 @@ fn resume_removes_temp_files_of_an_interrupted_run() {
     assert!(!stale.exists(), "the stale temp file survived the resume");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn output_paths_are_checked_before_work_naming_the_flag() {
+    let dir = temp_dir("paths");
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let file = dir.join("afile");
+    std::fs::write(&file, "x").unwrap();
+    let f = file.to_str().unwrap();
+    for flag in ["--save-model", "--trajectory"] {
+        let line = fails_with(
+            &[
+                "train", "--model", "mlp", "--widths", "3,2,1", "--lr", "0.01", "--steps", "3",
+                flag, d,
+            ],
+            &[flag, d, "is a directory"],
+        );
+        assert!(!line.contains("os error"), "{line}");
+    }
+    let missing = dir.join("nope").join("x.json");
+    let m = missing.to_str().unwrap();
+    let line = fails_with(
+        &[
+            "train",
+            "--model",
+            "mlp",
+            "--widths",
+            "3,2,1",
+            "--lr",
+            "0.01",
+            "--save-model",
+            m,
+        ],
+        &["--save-model", m, "does not exist"],
+    );
+    assert!(!line.contains(".tmp-"), "{line}");
+    fails_with(
+        &[
+            "sweep", "--a", "0:1:2", "--b", "0:1:2", "--lrs", "0.01", "--out", f,
+        ],
+        &["--out", f, "not a directory"],
+    );
+    // A merge with a shard missing names the missing chunks and every directory searched.
+    let s0 = dir.join("s0");
+    let s0 = s0.to_str().unwrap();
+    let run = symstab(&[
+        "sweep",
+        "--a",
+        "0:1:4",
+        "--b",
+        "0:1:4",
+        "--lrs",
+        "0.01",
+        "--chunk-cells",
+        "4",
+        "--shard",
+        "0/2",
+        "--out",
+        s0,
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    fails_with(&["merge", s0, "--out", f], &["--out", f, "not a directory"]);
+    let out = dir.join("merged");
+    let o = out.to_str().unwrap();
+    fails_with(
+        &["merge", s0, "--out", o],
+        &[
+            "2 of 4 chunks missing from every given shard directory",
+            s0,
+            "chunks 1, 3",
+        ],
+    );
+    assert!(!out.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn overflowing_hessians_and_non_object_model_files_say_what_is_wrong() {
+    fails_with(
+        &["hessian", "--point", "1e200,1e200"],
+        &["--point", "1e200,1e200", "the Hessian there overflowed"],
+    );
+    let dir = temp_dir("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("array.json");
+    std::fs::write(&file, "[1, 2, 3]").unwrap();
+    fails_with(
+        &["hessian", "--model-file", file.to_str().unwrap()],
+        &[
+            "--model-file",
+            "one JSON object with keys widths, params",
+            "holds an array",
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -54,15 +54,16 @@ pub fn write_atomic(
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
+    // Errors name `path`, the file the caller asked for, not the temporary file.
     let result = (|| {
-        let file = fs::File::create(&tmp).map_err(|e| SweepError::io(&tmp, e))?;
+        let file = fs::File::create(&tmp).map_err(|e| SweepError::io(path, e))?;
         let mut w = BufWriter::new(file);
         write(&mut w)?;
-        w.flush().map_err(|e| SweepError::io(&tmp, e))?;
+        w.flush().map_err(|e| SweepError::io(path, e))?;
         let file = w
             .into_inner()
-            .map_err(|e| SweepError::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| SweepError::io(&tmp, e))?;
+            .map_err(|e| SweepError::io(path, e.into_error()))?;
+        file.sync_all().map_err(|e| SweepError::io(path, e))?;
         fs::rename(&tmp, path).map_err(|e| SweepError::io(path, e))?;
         if let Ok(d) = fs::File::open(dir) {
             // Persist the rename; some filesystems refuse fsync on a directory, which is fine.
@@ -424,19 +425,24 @@ pub fn run_toy_sweep_in_dir(
 }
 
 fn collect_chunks(dirs: &[&Path], ranges: &[std::ops::Range<usize>]) -> Result<Vec<CellRecord>> {
+    let mut paths = Vec::with_capacity(ranges.len());
+    let mut missing = Vec::new();
+    for c in 0..ranges.len() {
+        match dirs.iter().map(|d| chunk_path(d, c)).find(|p| p.is_file()) {
+            Some(p) => paths.push(p),
+            None => missing.push(c),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(SweepError::MissingChunks {
+            dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
+            missing,
+            total: ranges.len(),
+        });
+    }
     let mut records = Vec::with_capacity(ranges.last().map_or(0, |r| r.end));
-    for (c, range) in ranges.iter().enumerate() {
-        let path = dirs
-            .iter()
-            .map(|d| chunk_path(d, c))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                SweepError::corrupt(
-                    dirs[0],
-                    format!("chunk {c} is in none of the shard directories"),
-                )
-            })?;
-        records.extend(read_chunk(&path, range.clone())?);
+    for (path, range) in paths.iter().zip(ranges) {
+        records.extend(read_chunk(path, range.clone())?);
     }
     Ok(records)
 }

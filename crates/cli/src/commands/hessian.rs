@@ -102,7 +102,7 @@ pub fn run(args: &HessianArgs) -> Result<()> {
     let tolerance = args.tol.unwrap_or(DEFAULT_TOLERANCE);
     let seed = args.model.seed;
     let mut report = match method {
-        Method::Dense => dense(model, params, args.top)?,
+        Method::Dense => dense(model, params, args.top, args.point.as_ref())?,
         Method::Lanczos => matrix_free_lanczos(model, params, args.top, tolerance, seed)?,
         Method::Power => matrix_free_power(model, params, tolerance, seed)?,
         Method::Auto => unreachable!("resolved above"),
@@ -139,9 +139,34 @@ fn base(method: &'static str, n_params: usize, loss: f64) -> HessianReport {
 }
 
 /// The dense route: all eigenvalues (or the K largest and K smallest) with residuals.
-fn dense(model: &dyn Model, params: &[f64], top: Option<usize>) -> Result<HessianReport> {
+fn dense(
+    model: &dyn Model,
+    params: &[f64],
+    top: Option<usize>,
+    point: Option<&crate::cli::Point>,
+) -> Result<HessianReport> {
     let n = model.n_params();
     let h = model.hessian(params);
+    if let Some((idx, v)) = h.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        // nalgebra stores column-major: entry idx is row idx mod n, column idx / n.
+        let reason = format!(
+            "the Hessian there overflowed (entry ({}, {}) is {v}); use a point of smaller magnitude",
+            idx % n,
+            idx / n
+        );
+        return Err(match point {
+            Some(p) => {
+                // Short forms (1e200, not 201 digits) so that the value stays readable.
+                let shown: Vec<String> = p.0.iter().map(|v| format!("{v:e}")).collect();
+                ArgError::new("--point", shown.join(","), reason).into()
+            }
+            None => anyhow::anyhow!(
+                "the Hessian at the model's parameters overflowed (entry ({}, {}) is {v})",
+                idx % n,
+                idx / n
+            ),
+        });
+    }
     let eigen = SymmetricEigen::new(h.clone()).context("decomposing the Hessian at the point")?;
     let values = eigen.eigenvalues();
     let selected: Vec<usize> = match top {

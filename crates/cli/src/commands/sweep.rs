@@ -26,6 +26,9 @@ const PLAIN_MILESTONES: [usize; 4] = [25, 50, 75, 100];
 
 /// Runs `symstab sweep`.
 pub fn run(args: &SweepArgs) -> Result<()> {
+    if let Some(dir) = &args.out {
+        output::check_output_dir("--out", dir)?;
+    }
     let spec = spec(args)?;
     let options = RunOptions {
         chunk_cells: args.chunk_cells,
@@ -65,9 +68,10 @@ pub fn run(args: &SweepArgs) -> Result<()> {
 
 /// Runs `symstab merge`.
 pub fn merge(args: &MergeArgs) -> Result<()> {
+    output::check_output_dir("--out", &args.out)?;
     let dirs: Vec<&Path> = args.dirs.iter().map(PathBuf::as_path).collect();
     let records = store::merge_shards(&dirs, &args.out)
-        .with_context(|| format!("merging into {}", args.out.display()))?;
+        .with_context(|| format!("merge --out {}", args.out.display()))?;
     let mut summary = count(&records);
     summary.reused = summary.cells;
     summary.complete = true;
