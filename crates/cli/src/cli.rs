@@ -28,12 +28,22 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Hessian spectrum at a point: eigenvalues, λmax, λmin, 2/λmax, trace, negative count.
+    ///
+    /// With --json, null means "not computed by this method", and the `notes` array says
+    /// why: lambda_min and negative_count are null for power iteration (it finds one
+    /// eigenvalue, the largest in magnitude; lambda_max and stable_lr are null instead when
+    /// that eigenvalue is negative); negative_count is null for Lanczos unless it resolved
+    /// every eigenvalue; hvp_count is null for dense (it forms the matrix).
     #[command(after_help = GLOSSARY)]
     Hessian(HessianArgs),
     /// Full-batch gradient descent from a start point; reports the outcome and conserved quantities.
     #[command(after_help = GLOSSARY)]
     Train(TrainArgs),
     /// Critical learning rate of a start point by bracketing and bisection, beside 2/λmax.
+    ///
+    /// With --json, critical_lr, ratio and lower may be null (no divergence found up to the
+    /// maximum learning rate, unbounded 2/λmax, or no non-diverging rate); the `reason` key
+    /// then says which and why.
     #[command(name = "critical-lr", after_help = GLOSSARY)]
     CriticalLr(CriticalArgs),
     /// Toy sweep of learning rates × start points (a plane over (a, b) or the orbit a·b = c).

@@ -1,6 +1,7 @@
 //! Oversized inputs are rejected up front with one line naming the argument, the value and
 //! the memory it would need, and leave no file or directory behind; interrupted runs leave
-//! no stale temporary file after a resume.
+//! no stale temporary file after a resume; error messages name the flag and path once;
+//! null values in JSON output come with their reason.
 
 mod common;
 
@@ -272,4 +273,45 @@ fn overflowing_hessians_and_non_object_model_files_say_what_is_wrong() {
         ],
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_null_in_json_output_comes_with_its_reason() {
+    let v = common::json(&["critical-lr", "--start", "0,0", "--json"]);
+    assert!(v["critical_lr"].is_null() && v["ratio"].is_null());
+    let reason = v["reason"].as_str().expect("a reason string");
+    assert!(
+        reason.contains("no divergence found up to the maximum learning rate 1e6"),
+        "{reason}"
+    );
+    // Nothing null, no reason.
+    let v = common::json(&["critical-lr", "--start", "1,9", "--json"]);
+    assert!(
+        !v["critical_lr"].is_null() && v.get("reason").is_none(),
+        "{v}"
+    );
+
+    for method in ["dense", "lanczos", "power"] {
+        let v = common::json(&["hessian", "--point", "1,9", "--method", method, "--json"]);
+        let notes: Vec<&str> = v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        for (key, value) in v.as_object().unwrap() {
+            if value.is_null() {
+                assert!(
+                    notes.iter().any(|n| n.contains(&format!("{key} "))),
+                    "{method}: {key} is null without a note: {notes:?}"
+                );
+            }
+        }
+        assert_eq!(notes.len() > 0, method != "lanczos", "{method}: {notes:?}");
+    }
+    let help = symstab(&["hessian", "--help"]).stdout;
+    assert!(
+        help.contains("null means \"not computed by this method\""),
+        "{help}"
+    );
 }

@@ -59,6 +59,46 @@ pub struct HessianReport {
     pub hvp_count: Option<usize>,
     /// Whether every reported pair met the tolerance (always true for dense).
     pub converged: bool,
+    /// Why each null key above is null (empty when none is).
+    pub notes: Vec<String>,
+}
+
+/// One sentence per null key of a report: what this method does not compute, and why.
+fn null_notes(report: &HessianReport) -> Vec<String> {
+    let mut notes = Vec::new();
+    let power = report.method == "power";
+    if report.lambda_max.is_none() {
+        notes.push(if power {
+            "lambda_max and stable_lr are null: power iteration finds the eigenvalue of largest magnitude, which is negative here (reported as lambda_min), so λmax is not known".to_owned()
+        } else {
+            "lambda_max and stable_lr are null: no eigenvalue was computed".to_owned()
+        });
+    }
+    if report.lambda_min.is_none() {
+        notes.push(if power {
+            "lambda_min is null: not computed by power iteration, which finds one eigenvalue (the largest in magnitude, positive here)".to_owned()
+        } else {
+            format!(
+                "lambda_min is null: {} did not resolve the smallest eigenvalue",
+                report.method
+            )
+        });
+    }
+    if report.negative_count.is_none() {
+        notes.push(format!(
+            "negative_count is null: it needs every eigenvalue, and {} computed {} of {}",
+            report.method,
+            report.eigenvalues.len(),
+            report.n_params
+        ));
+    }
+    if report.hvp_count.is_none() {
+        notes.push(
+            "hvp_count is null: the dense method forms the Hessian directly, without Hessian-vector products"
+                .to_owned(),
+        );
+    }
+    notes
 }
 
 /// Runs the command.
@@ -108,6 +148,7 @@ pub fn run(args: &HessianArgs) -> Result<()> {
         Method::Auto => unreachable!("resolved above"),
     };
     report.model = loaded.problem.kind_name();
+    report.notes = null_notes(&report);
     if args.json {
         output::print_json(&report)
     } else {
@@ -134,6 +175,7 @@ fn base(method: &'static str, n_params: usize, loss: f64) -> HessianReport {
         negative_count: None,
         residuals: Vec::new(),
         hvp_count: None,
+        notes: Vec::new(),
         converged: true,
     }
 }
