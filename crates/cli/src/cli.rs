@@ -125,8 +125,9 @@ fn rates(s: &str) -> Result<Rates, String> {
 /// The model and its data, shared by the commands that work on one model.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// Model family: toy (product chain) or mlp (network); --model-file implies mlp.
-    #[arg(long, value_enum, default_value_t = ModelKind::Toy)]
+    /// Model family: toy (product chain) or mlp (network); --model-file implies mlp and
+    /// cannot be combined with --model.
+    #[arg(long, value_enum, default_value_t = ModelKind::Toy, conflicts_with = "model_file")]
     pub model: ModelKind,
     /// Toy: number of factors n of f(x) = w1·…·wn·x (default 2, the toy a·b·x).
     #[arg(long, value_parser = parse::count)]
@@ -240,7 +241,7 @@ pub struct SweepArgs {
     /// Plane grid: values of b as lo:hi:n.
     #[arg(long, value_parser = parse::range, allow_hyphen_values = true, requires = "a")]
     pub b: Option<Range>,
-    /// Orbit grid: the product c of the orbit a·b = c, points (√c·α, √c/α).
+    /// Orbit grid: the product c of the orbit a·b = c, points (√|c|·α, sign(c)·√|c|/α).
     #[arg(long, value_parser = parse::finite, allow_hyphen_values = true, requires = "log_alpha")]
     pub orbit: Option<f64>,
     /// Orbit grid: values of log α (natural log) as lo:hi:n, e.g. -2.3:2.3:101.

@@ -342,7 +342,7 @@ pub fn join(values: &[f64]) -> String {
         .join(",")
 }
 
-fn join_usize(values: &[usize]) -> String {
+pub(crate) fn join_usize(values: &[usize]) -> String {
     values
         .iter()
         .map(|v| v.to_string())

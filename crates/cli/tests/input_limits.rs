@@ -315,3 +315,65 @@ fn every_null_in_json_output_comes_with_its_reason() {
         "{help}"
     );
 }
+
+#[test]
+fn conflicting_or_trivial_options_are_rejected() {
+    let dir = temp_dir("conflict");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = common::write_problem(&dir, "p.json", &[2, 3, 1], "tanh", 4);
+    let f = file.as_str();
+    assert_eq!(
+        symstab(&["hessian", "--model-file", f, "--json"]).code,
+        Some(0)
+    );
+    let run = symstab(&["hessian", "--model", "toy", "--model-file", f]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--model <MODEL>") && run.stderr.contains("--model-file"),
+        "{}",
+        run.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    fails_with(
+        &[
+            "check-symmetry",
+            "--model",
+            "mlp",
+            "--widths",
+            "5,1",
+            "--action",
+            "permute",
+        ],
+        &["--widths", "5,1", "no hidden layer", "--action permute"],
+    );
+    fails_with(
+        &[
+            "check-symmetry",
+            "--model",
+            "mlp",
+            "--widths",
+            "5,1,1",
+            "--action",
+            "permute",
+        ],
+        &["--widths", "5,1,1", "--action permute"],
+    );
+    assert_eq!(
+        symstab(&[
+            "check-symmetry",
+            "--model",
+            "mlp",
+            "--widths",
+            "5,3,1",
+            "--action",
+            "permute",
+            "--samples",
+            "20"
+        ])
+        .code,
+        Some(0)
+    );
+    let help = symstab(&["sweep", "--help"]).stdout;
+    assert!(help.contains("(√|c|·α, sign(c)·√|c|/α)"), "{help}");
+}
