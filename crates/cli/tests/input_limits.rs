@@ -307,7 +307,11 @@ fn every_null_in_json_output_comes_with_its_reason() {
                 );
             }
         }
-        assert_eq!(notes.len() > 0, method != "lanczos", "{method}: {notes:?}");
+        assert_eq!(
+            !notes.is_empty(),
+            method != "lanczos",
+            "{method}: {notes:?}"
+        );
     }
     let help = symstab(&["hessian", "--help"]).stdout;
     assert!(
