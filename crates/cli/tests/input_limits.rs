@@ -260,6 +260,16 @@ fn overflowing_hessians_and_non_object_model_files_say_what_is_wrong() {
         &["hessian", "--point", "1e200,1e200"],
         &["--point", "1e200,1e200", "the Hessian there overflowed"],
     );
+    for method in ["lanczos", "power"] {
+        fails_with(
+            &["hessian", "--point", "1e200,1e200", "--method", method],
+            &[
+                "--point",
+                "1e200,1e200",
+                "Hessian-vector products there overflowed",
+            ],
+        );
+    }
     let dir = temp_dir("files");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("array.json");

@@ -147,6 +147,20 @@ pub fn run(args: &HessianArgs) -> Result<()> {
         Method::Power => matrix_free_power(model, params, tolerance, seed)?,
         Method::Auto => unreachable!("resolved above"),
     };
+    if let Some(bad) = report.eigenvalues.iter().find(|v| !v.0.is_finite()) {
+        // Matrix-free methods meet an overflow as non-finite Hessian-vector products.
+        let reason = format!(
+            "the Hessian-vector products there overflowed (eigenvalue estimate {}); use a point of smaller magnitude",
+            bad.0
+        );
+        return Err(match args.point.as_ref() {
+            Some(p) => ArgError::new("--point", short_point(&p.0), reason).into(),
+            None => anyhow::anyhow!(
+                "the Hessian-vector products at the model's parameters overflowed (eigenvalue estimate {})",
+                bad.0
+            ),
+        });
+    }
     report.model = loaded.problem.kind_name();
     report.notes = null_notes(&report);
     if args.json {
@@ -181,6 +195,12 @@ fn base(method: &'static str, n_params: usize, loss: f64) -> HessianReport {
 }
 
 /// The dense route: all eigenvalues (or the K largest and K smallest) with residuals.
+/// A point in short form (1e200, not 201 digits), so that messages stay readable.
+fn short_point(point: &[f64]) -> String {
+    let shown: Vec<String> = point.iter().map(|v| format!("{v:e}")).collect();
+    shown.join(",")
+}
+
 fn dense(
     model: &dyn Model,
     params: &[f64],
@@ -197,11 +217,7 @@ fn dense(
             idx / n
         );
         return Err(match point {
-            Some(p) => {
-                // Short forms (1e200, not 201 digits) so that the value stays readable.
-                let shown: Vec<String> = p.0.iter().map(|v| format!("{v:e}")).collect();
-                ArgError::new("--point", shown.join(","), reason).into()
-            }
+            Some(p) => ArgError::new("--point", short_point(&p.0), reason).into(),
             None => anyhow::anyhow!(
                 "the Hessian at the model's parameters overflowed (entry ({}, {}) is {v})",
                 idx % n,
