@@ -28,12 +28,22 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Hessian spectrum at a point: eigenvalues, λmax, λmin, 2/λmax, trace, negative count.
+    ///
+    /// With --json, null means "not computed by this method", and the `notes` array says
+    /// why: lambda_min and negative_count are null for power iteration (it finds one
+    /// eigenvalue, the largest in magnitude; lambda_max and stable_lr are null instead when
+    /// that eigenvalue is negative); negative_count is null for Lanczos unless it resolved
+    /// every eigenvalue; hvp_count is null for dense (it forms the matrix).
     #[command(after_help = GLOSSARY)]
     Hessian(HessianArgs),
     /// Full-batch gradient descent from a start point; reports the outcome and conserved quantities.
     #[command(after_help = GLOSSARY)]
     Train(TrainArgs),
     /// Critical learning rate of a start point by bracketing and bisection, beside 2/λmax.
+    ///
+    /// With --json, critical_lr, ratio and lower may be null (no divergence found up to the
+    /// maximum learning rate, unbounded 2/λmax, or no non-diverging rate); the `reason` key
+    /// then says which and why.
     #[command(name = "critical-lr", after_help = GLOSSARY)]
     CriticalLr(CriticalArgs),
     /// Toy sweep of learning rates × start points (a plane over (a, b) or the orbit a·b = c).
@@ -115,8 +125,9 @@ fn rates(s: &str) -> Result<Rates, String> {
 /// The model and its data, shared by the commands that work on one model.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// Model family: toy (product chain) or mlp (network); --model-file implies mlp.
-    #[arg(long, value_enum, default_value_t = ModelKind::Toy)]
+    /// Model family: toy (product chain) or mlp (network); --model-file implies mlp and
+    /// cannot be combined with --model.
+    #[arg(long, value_enum, default_value_t = ModelKind::Toy, conflicts_with = "model_file")]
     pub model: ModelKind,
     /// Toy: number of factors n of f(x) = w1·…·wn·x (default 2, the toy a·b·x).
     #[arg(long, value_parser = parse::count)]
@@ -230,7 +241,7 @@ pub struct SweepArgs {
     /// Plane grid: values of b as lo:hi:n.
     #[arg(long, value_parser = parse::range, allow_hyphen_values = true, requires = "a")]
     pub b: Option<Range>,
-    /// Orbit grid: the product c of the orbit a·b = c, points (√c·α, √c/α).
+    /// Orbit grid: the product c of the orbit a·b = c, points (√|c|·α, sign(c)·√|c|/α).
     #[arg(long, value_parser = parse::finite, allow_hyphen_values = true, requires = "log_alpha")]
     pub orbit: Option<f64>,
     /// Orbit grid: values of log α (natural log) as lo:hi:n, e.g. -2.3:2.3:101.

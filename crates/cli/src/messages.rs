@@ -108,8 +108,18 @@ pub fn clap_value_error(arg: &str, value: &str, reason: &str) -> String {
 
 /// The line printed for any error that is not a clap usage error.
 pub fn error_line(error: &anyhow::Error) -> String {
-    // `{:#}` joins the context chain with ": " on one line.
-    let text = format!("{error:#}");
+    // The context chain joined with ": " on one line. A cause whose text its parent's
+    // message already ends with (e.g. an OS error quoted by an i/o error) is skipped, so
+    // that each reason appears once.
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if parts.last().is_some_and(|prev| prev.ends_with(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    let text = parts.join(": ");
     format!("error: {}", text.replace('\n', " "))
 }
 
@@ -435,4 +445,26 @@ pub fn orbit_summary(r: &crate::commands::orbit::OrbitReport, model: &str) -> St
         text.push_str("\nwarning: not every iterative eigenvalue met the tolerance");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+
+    #[test]
+    fn a_quoted_cause_is_printed_once() {
+        let os = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file (os error 2)");
+        let sweep = symstab_sweep::SweepError::Io {
+            path: "/x/y".into(),
+            source: os,
+        };
+        let e = anyhow::Error::new(sweep).context("--out /x");
+        assert_eq!(
+            error_line(&e),
+            "error: --out /x: i/o error on /x/y: no such file (os error 2)"
+        );
+        // Causes that are not quoted by their parent stay.
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_line(&e), "error: outer: inner");
+    }
 }

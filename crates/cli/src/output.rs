@@ -10,6 +10,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use symstab_sweep::SweepError;
+
+use crate::messages::ArgError;
 use symstab_sweep::record::Real;
 use symstab_sweep::store::write_atomic;
 
@@ -44,8 +46,50 @@ pub fn csv_number(v: f64) -> String {
     v.to_string()
 }
 
-/// Writes a CSV file atomically from a header and rows of numbers.
-pub fn write_csv_atomic(path: &Path, header: &[String], rows: &[Vec<f64>]) -> Result<()> {
+/// Checks, before any work, that `path` given to argument `arg` can name an output file:
+/// it is not a directory and its parent directory exists.
+pub fn check_output_file(arg: &str, path: &Path) -> Result<()> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(ArgError::new(arg, shown, "is a directory; give a file path").into());
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(ArgError::new(
+            arg,
+            shown,
+            format!("the directory {} does not exist", parent.display()),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Checks, before any work, that `path` given to argument `arg` can be an output
+/// directory: it is a directory or does not exist yet.
+pub fn check_output_dir(arg: &str, path: &Path) -> Result<()> {
+    if path.exists() && !path.is_dir() {
+        return Err(ArgError::new(
+            arg,
+            path.display(),
+            "exists and is not a directory; give a directory path",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes a CSV file atomically from a header and rows of numbers; errors name argument
+/// `arg` and the path.
+pub fn write_csv_atomic(
+    arg: &str,
+    path: &Path,
+    header: &[String],
+    rows: &[Vec<f64>],
+) -> Result<()> {
     write_atomic(path, |w| {
         let mut csv = csv::Writer::from_writer(w);
         let to_err = |e: csv::Error| SweepError::Csv {
@@ -62,16 +106,16 @@ pub fn write_csv_atomic(path: &Path, header: &[String], rows: &[Vec<f64>]) -> Re
             source: e,
         })
     })
-    .with_context(|| format!("writing {}", path.display()))
+    .with_context(|| format!("{arg} {}", path.display()))
 }
 
-/// Writes a text file atomically.
-pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
+/// Writes a text file atomically; errors name argument `arg` and the path.
+pub fn write_text_atomic(arg: &str, path: &Path, text: &str) -> Result<()> {
     write_atomic(path, |w| {
         w.write_all(text.as_bytes()).map_err(|e| SweepError::Io {
             path: path.to_owned(),
             source: e,
         })
     })
-    .with_context(|| format!("writing {}", path.display()))
+    .with_context(|| format!("{arg} {}", path.display()))
 }

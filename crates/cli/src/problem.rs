@@ -177,6 +177,32 @@ fn load_toy(args: &ModelArgs, point: Option<&Point>, point_arg: &str) -> Result<
     })
 }
 
+/// What a problem file must contain, for messages about files that do not parse.
+const MODEL_FILE_SHAPE: &str = "the file must hold one JSON object with keys widths, params, x and y or labels (optional: activation, activations, n, loss_kind)";
+
+/// Why a problem file was rejected: a JSON value other than an object is named as such,
+/// other parse errors get the expected shape appended.
+fn model_file_reason(path: &std::path::Path, error: &symstab_core::Error) -> String {
+    let found = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    let kind = match &found {
+        Some(serde_json::Value::Array(_)) => Some("an array"),
+        Some(serde_json::Value::String(_)) => Some("a string"),
+        Some(serde_json::Value::Number(_)) => Some("a number"),
+        Some(serde_json::Value::Bool(_)) => Some("a boolean"),
+        Some(serde_json::Value::Null) => Some("null"),
+        _ => None,
+    };
+    match (kind, error) {
+        (Some(k), _) => format!("{MODEL_FILE_SHAPE}, but it holds {k}"),
+        (None, symstab_core::Error::InvalidSpec { .. }) => {
+            format!("{}; {MODEL_FILE_SHAPE}", core_reason(error))
+        }
+        (None, _) => core_reason(error),
+    }
+}
+
 fn load_mlp(args: &ModelArgs) -> Result<Loaded> {
     if let Some(path) = &args.model_file {
         for (arg, given) in [
@@ -194,8 +220,9 @@ fn load_mlp(args: &ModelArgs) -> Result<Loaded> {
                 .into());
             }
         }
-        let file = ProblemFile::read(path)
-            .map_err(|e| ArgError::new("--model-file", path.display(), core_reason(&e)))?;
+        let file = ProblemFile::read(path).map_err(|e| {
+            ArgError::new("--model-file", path.display(), model_file_reason(path, &e))
+        })?;
         let (problem, params) = file
             .into_problem()
             .map_err(|e| ArgError::new("--model-file", path.display(), e.to_string()))?;
@@ -240,8 +267,13 @@ fn generated_problem(
     seed: u64,
 ) -> Result<Loaded> {
     // Check the widths first so that the error names --widths.
-    Mlp::uniform(widths, activation)
+    let net = Mlp::uniform(widths, activation)
         .map_err(|e| ArgError::new("--widths", join_usize(widths), core_reason(&e)))?;
+    if let Some(n) = n_samples {
+        // Bounded before the inputs are allocated, so that the error names --samples.
+        net.check_batch(n)
+            .map_err(|e| ArgError::new("--samples", n, core_reason(&e)))?;
+    }
     match data {
         "teacher" => {
             let ts = teacher_student(
@@ -310,7 +342,7 @@ pub fn join(values: &[f64]) -> String {
         .join(",")
 }
 
-fn join_usize(values: &[usize]) -> String {
+pub(crate) fn join_usize(values: &[usize]) -> String {
     values
         .iter()
         .map(|v| v.to_string())

@@ -54,6 +54,22 @@ pub enum SweepError {
         /// Hash found in the directory's manifest.
         found: u64,
     },
+    /// Chunks of a sweep are in none of the directories given to a merge.
+    #[error(
+        "{} of {total} chunks missing from every given shard directory ({}): chunks {}; \
+         run the shards that own them (chunk c belongs to shard c mod N) and pass their directories too",
+        missing.len(),
+        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+        chunk_list(missing)
+    )]
+    MissingChunks {
+        /// The shard directories searched.
+        dirs: Vec<PathBuf>,
+        /// The missing chunk numbers, ascending.
+        missing: Vec<usize>,
+        /// Chunks of the whole sweep.
+        total: usize,
+    },
     /// A stored result is inconsistent (wrong cell count, missing chunk, bad format version).
     #[error("inconsistent sweep data in {path}: {reason}")]
     Corrupt {
@@ -62,6 +78,16 @@ pub enum SweepError {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// The first chunk numbers of a list, e.g. `1, 3, 5 and 12 more`.
+fn chunk_list(chunks: &[usize]) -> String {
+    const SHOWN: usize = 10;
+    let head: Vec<String> = chunks.iter().take(SHOWN).map(ToString::to_string).collect();
+    match chunks.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{} and {more} more", head.join(", ")),
+        _ => head.join(", "),
+    }
 }
 
 impl SweepError {

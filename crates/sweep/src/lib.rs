@@ -35,6 +35,7 @@ pub mod grid;
 pub mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx512;
+pub mod memory;
 pub mod network;
 pub mod record;
 pub mod runner;

@@ -168,6 +168,7 @@ pub fn run_toy_sweep(
 ) -> Result<ToySweepResult, Error> {
     spec.validate()?;
     options.validate()?;
+    crate::memory::check_in_memory(spec)?;
     let total = spec.len();
     let table = InputTable::new(spec);
     let backend = options.backend.unwrap_or_else(Backend::detect);

@@ -6,7 +6,9 @@
 //! is there, `cells.csv` and `cells.json`. Every file is written to a temporary file in the
 //! same directory, fsynced and renamed into place, so a file either is complete or does not
 //! exist. Re-running the same spec into the directory skips the finished chunks; a
-//! different spec is an error. This module is the crate's only I/O.
+//! different spec is an error. A run killed mid-write can leave a hidden temporary file
+//! (`.NAME.tmp-PID-N`); resuming or merging into the directory removes those of processes
+//! no longer running. This module is the crate's only I/O.
 
 use std::fs;
 use std::io::{BufReader, BufWriter, Write};
@@ -52,15 +54,16 @@ pub fn write_atomic(
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
+    // Errors name `path`, the file the caller asked for, not the temporary file.
     let result = (|| {
-        let file = fs::File::create(&tmp).map_err(|e| SweepError::io(&tmp, e))?;
+        let file = fs::File::create(&tmp).map_err(|e| SweepError::io(path, e))?;
         let mut w = BufWriter::new(file);
         write(&mut w)?;
-        w.flush().map_err(|e| SweepError::io(&tmp, e))?;
+        w.flush().map_err(|e| SweepError::io(path, e))?;
         let file = w
             .into_inner()
-            .map_err(|e| SweepError::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| SweepError::io(&tmp, e))?;
+            .map_err(|e| SweepError::io(path, e.into_error()))?;
+        file.sync_all().map_err(|e| SweepError::io(path, e))?;
         fs::rename(&tmp, path).map_err(|e| SweepError::io(path, e))?;
         if let Ok(d) = fs::File::open(dir) {
             // Persist the rename; some filesystems refuse fsync on a directory, which is fine.
@@ -72,6 +75,51 @@ pub fn write_atomic(
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// The process id in the name of a temporary file of [`write_atomic`]
+/// (`.NAME.tmp-PID-N`), or `None` for any other name.
+fn temp_file_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, suffix) = rest.rsplit_once(".tmp-")?;
+    let (pid, counter) = suffix.split_once('-')?;
+    counter.parse::<usize>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` is running (on Linux: `/proc/PID` exists; elsewhere only the
+/// current process counts as running).
+fn process_running(pid: u32) -> bool {
+    pid == std::process::id()
+        || (cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists())
+}
+
+/// Removes the temporary files [`write_atomic`] left in `dir` when a run was killed
+/// before renaming them (those of processes still running are kept); returns how many
+/// were removed. A missing directory holds none.
+pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(SweepError::io(dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| SweepError::io(dir, e))?;
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_file_pid) else {
+            continue;
+        };
+        if process_running(pid) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        match fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(SweepError::io(entry.path(), e)),
+        }
+    }
+    Ok(removed)
 }
 
 /// Which part of a sweep a job runs: chunk `c` belongs to shard `c mod count`.
@@ -163,6 +211,9 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
 fn prepare_dir(dir: &Path, spec: &SweepSpec, chunk_cells: usize) -> Result<()> {
     let chunks = dir.join(CHUNK_DIR);
     fs::create_dir_all(&chunks).map_err(|e| SweepError::io(&chunks, e))?;
+    // Temporary files of an interrupted earlier run would otherwise stay forever.
+    remove_stale_temp_files(dir)?;
+    remove_stale_temp_files(&chunks)?;
     let want = Manifest::new(spec, chunk_cells);
     match read_manifest(dir)? {
         Some(found) => {
@@ -305,6 +356,8 @@ pub fn run_toy_sweep_in_dir(
 ) -> Result<DirRunSummary> {
     spec.validate()?;
     options.validate()?;
+    // Sizes are checked before the directory is created, so a bad size leaves nothing.
+    crate::memory::check_in_dir(spec, options.chunk_cells, rayon::current_num_threads())?;
     prepare_dir(dir, spec, options.chunk_cells)?;
     let ranges = chunk_ranges(spec.len(), options.chunk_cells);
     let mine: Vec<usize> = (0..ranges.len()).filter(|&c| shard.owns(c)).collect();
@@ -372,19 +425,24 @@ pub fn run_toy_sweep_in_dir(
 }
 
 fn collect_chunks(dirs: &[&Path], ranges: &[std::ops::Range<usize>]) -> Result<Vec<CellRecord>> {
+    let mut paths = Vec::with_capacity(ranges.len());
+    let mut missing = Vec::new();
+    for c in 0..ranges.len() {
+        match dirs.iter().map(|d| chunk_path(d, c)).find(|p| p.is_file()) {
+            Some(p) => paths.push(p),
+            None => missing.push(c),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(SweepError::MissingChunks {
+            dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
+            missing,
+            total: ranges.len(),
+        });
+    }
     let mut records = Vec::with_capacity(ranges.last().map_or(0, |r| r.end));
-    for (c, range) in ranges.iter().enumerate() {
-        let path = dirs
-            .iter()
-            .map(|d| chunk_path(d, c))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                SweepError::corrupt(
-                    dirs[0],
-                    format!("chunk {c} is in none of the shard directories"),
-                )
-            })?;
-        records.extend(read_chunk(&path, range.clone())?);
+    for (path, range) in paths.iter().zip(ranges) {
+        records.extend(read_chunk(path, range.clone())?);
     }
     Ok(records)
 }
@@ -416,6 +474,8 @@ pub fn merge_shards(shard_dirs: &[&Path], out_dir: &Path) -> Result<Vec<CellReco
             ));
         }
     }
+    manifest.spec.validate()?;
+    crate::memory::check_in_dir(&manifest.spec, manifest.chunk_cells, 1)?;
     let ranges = chunk_ranges(manifest.n_cells, manifest.chunk_cells);
     let records = collect_chunks(shard_dirs, &ranges)?;
     prepare_dir(out_dir, &manifest.spec, manifest.chunk_cells)?;

@@ -33,6 +33,42 @@ pub struct CriticalReport {
     pub evaluations: usize,
     /// Step budget of every run.
     pub steps: usize,
+    /// Why a key above is null (absent when every key has a value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Explains the null keys of a report: no divergence up to the search limit, an unbounded
+/// or zero prediction, no non-diverging rate.
+fn null_reason(report: &CriticalReport, options: &CriticalOptions) -> Option<String> {
+    let mut reasons = Vec::new();
+    if report.critical_lr.is_none() {
+        let mut r = format!(
+            "critical_lr and ratio are null: no divergence found up to the maximum learning rate {:e}",
+            options.max_learning_rate
+        );
+        if report.unfinished_count > 0 {
+            r.push_str(&format!(
+                " ({} runs were unfinished after {} steps, counted as not diverged)",
+                report.unfinished_count, report.steps
+            ));
+        }
+        reasons.push(r);
+    } else if report.ratio.is_none() {
+        reasons.push(match report.stable_lr {
+            StepBound::Unbounded => {
+                "ratio is null: λmax <= 0 at the start, so 2/λmax is unbounded".to_owned()
+            }
+            StepBound::Bounded(_) => "ratio is null: 2/λmax at the start is 0".to_owned(),
+        });
+    }
+    if report.lower.is_none() {
+        reasons.push(format!(
+            "lower is null: every rate tried diverged, down to the minimum learning rate {:e}",
+            options.min_learning_rate
+        ));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// Runs the command.
@@ -67,6 +103,11 @@ pub fn run(args: &CriticalArgs) -> Result<()> {
             .collect(),
         evaluations: result.evaluations,
         steps: args.steps,
+        reason: None,
+    };
+    let report = CriticalReport {
+        reason: null_reason(&report, &options),
+        ..report
     };
     if args.json {
         output::print_json(&report)

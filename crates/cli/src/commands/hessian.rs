@@ -59,6 +59,46 @@ pub struct HessianReport {
     pub hvp_count: Option<usize>,
     /// Whether every reported pair met the tolerance (always true for dense).
     pub converged: bool,
+    /// Why each null key above is null (empty when none is).
+    pub notes: Vec<String>,
+}
+
+/// One sentence per null key of a report: what this method does not compute, and why.
+fn null_notes(report: &HessianReport) -> Vec<String> {
+    let mut notes = Vec::new();
+    let power = report.method == "power";
+    if report.lambda_max.is_none() {
+        notes.push(if power {
+            "lambda_max and stable_lr are null: power iteration finds the eigenvalue of largest magnitude, which is negative here (reported as lambda_min), so λmax is not known".to_owned()
+        } else {
+            "lambda_max and stable_lr are null: no eigenvalue was computed".to_owned()
+        });
+    }
+    if report.lambda_min.is_none() {
+        notes.push(if power {
+            "lambda_min is null: not computed by power iteration, which finds one eigenvalue (the largest in magnitude, positive here)".to_owned()
+        } else {
+            format!(
+                "lambda_min is null: {} did not resolve the smallest eigenvalue",
+                report.method
+            )
+        });
+    }
+    if report.negative_count.is_none() {
+        notes.push(format!(
+            "negative_count is null: it needs every eigenvalue, and {} computed {} of {}",
+            report.method,
+            report.eigenvalues.len(),
+            report.n_params
+        ));
+    }
+    if report.hvp_count.is_none() {
+        notes.push(
+            "hvp_count is null: the dense method forms the Hessian directly, without Hessian-vector products"
+                .to_owned(),
+        );
+    }
+    notes
 }
 
 /// Runs the command.
@@ -83,15 +123,46 @@ pub fn run(args: &HessianArgs) -> Result<()> {
         )
         .into());
     }
+    if method == Method::Dense {
+        // The dense path holds about three P × P matrices (H, its copy, the eigenvectors).
+        let bytes = (n as u128) * (n as u128) * 8 * 3;
+        let cap = symstab_core::mlp::MEMORY_CAP_BYTES;
+        if bytes > u128::from(cap) {
+            return Err(ArgError::new(
+                "--method",
+                "dense",
+                format!(
+                    "{n} parameters: the dense Hessian would need {bytes} bytes (3 × P² × 8), above the cap of {} GiB; use --method lanczos",
+                    cap >> 30
+                ),
+            )
+            .into());
+        }
+    }
     let tolerance = args.tol.unwrap_or(DEFAULT_TOLERANCE);
     let seed = args.model.seed;
     let mut report = match method {
-        Method::Dense => dense(model, params, args.top)?,
+        Method::Dense => dense(model, params, args.top, args.point.as_ref())?,
         Method::Lanczos => matrix_free_lanczos(model, params, args.top, tolerance, seed)?,
         Method::Power => matrix_free_power(model, params, tolerance, seed)?,
         Method::Auto => unreachable!("resolved above"),
     };
+    if let Some(bad) = report.eigenvalues.iter().find(|v| !v.0.is_finite()) {
+        // Matrix-free methods meet an overflow as non-finite Hessian-vector products.
+        let reason = format!(
+            "the Hessian-vector products there overflowed (eigenvalue estimate {}); use a point of smaller magnitude",
+            bad.0
+        );
+        return Err(match args.point.as_ref() {
+            Some(p) => ArgError::new("--point", short_point(&p.0), reason).into(),
+            None => anyhow::anyhow!(
+                "the Hessian-vector products at the model's parameters overflowed (eigenvalue estimate {})",
+                bad.0
+            ),
+        });
+    }
     report.model = loaded.problem.kind_name();
+    report.notes = null_notes(&report);
     if args.json {
         output::print_json(&report)
     } else {
@@ -118,14 +189,42 @@ fn base(method: &'static str, n_params: usize, loss: f64) -> HessianReport {
         negative_count: None,
         residuals: Vec::new(),
         hvp_count: None,
+        notes: Vec::new(),
         converged: true,
     }
 }
 
 /// The dense route: all eigenvalues (or the K largest and K smallest) with residuals.
-fn dense(model: &dyn Model, params: &[f64], top: Option<usize>) -> Result<HessianReport> {
+/// A point in short form (1e200, not 201 digits), so that messages stay readable.
+fn short_point(point: &[f64]) -> String {
+    let shown: Vec<String> = point.iter().map(|v| format!("{v:e}")).collect();
+    shown.join(",")
+}
+
+fn dense(
+    model: &dyn Model,
+    params: &[f64],
+    top: Option<usize>,
+    point: Option<&crate::cli::Point>,
+) -> Result<HessianReport> {
     let n = model.n_params();
     let h = model.hessian(params);
+    if let Some((idx, v)) = h.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        // nalgebra stores column-major: entry idx is row idx mod n, column idx / n.
+        let reason = format!(
+            "the Hessian there overflowed (entry ({}, {}) is {v}); use a point of smaller magnitude",
+            idx % n,
+            idx / n
+        );
+        return Err(match point {
+            Some(p) => ArgError::new("--point", short_point(&p.0), reason).into(),
+            None => anyhow::anyhow!(
+                "the Hessian at the model's parameters overflowed (entry ({}, {}) is {v})",
+                idx % n,
+                idx / n
+            ),
+        });
+    }
     let eigen = SymmetricEigen::new(h.clone()).context("decomposing the Hessian at the point")?;
     let values = eigen.eigenvalues();
     let selected: Vec<usize> = match top {

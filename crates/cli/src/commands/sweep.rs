@@ -26,6 +26,9 @@ const PLAIN_MILESTONES: [usize; 4] = [25, 50, 75, 100];
 
 /// Runs `symstab sweep`.
 pub fn run(args: &SweepArgs) -> Result<()> {
+    if let Some(dir) = &args.out {
+        output::check_output_dir("--out", dir)?;
+    }
     let spec = spec(args)?;
     let options = RunOptions {
         chunk_cells: args.chunk_cells,
@@ -41,6 +44,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         builder = builder.num_threads(t);
     }
     let pool = builder.build().context("starting the worker threads")?;
+    check_memory(args, &spec, pool.current_num_threads())?;
 
     let started = Instant::now();
     let progress = Reporter::new();
@@ -64,9 +68,10 @@ pub fn run(args: &SweepArgs) -> Result<()> {
 
 /// Runs `symstab merge`.
 pub fn merge(args: &MergeArgs) -> Result<()> {
+    output::check_output_dir("--out", &args.out)?;
     let dirs: Vec<&Path> = args.dirs.iter().map(PathBuf::as_path).collect();
     let records = store::merge_shards(&dirs, &args.out)
-        .with_context(|| format!("merging into {}", args.out.display()))?;
+        .with_context(|| format!("merge --out {}", args.out.display()))?;
     let mut summary = count(&records);
     summary.reused = summary.cells;
     summary.complete = true;
@@ -74,6 +79,45 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     output::eprint_line(&messages::merge_line(dirs.len(), &summary));
     if args.json {
         output::print_json(&summary)?;
+    }
+    Ok(())
+}
+
+/// Rejects a sweep too large for memory before anything is allocated or created, naming
+/// the grid arguments, the cell count and the bytes it would need.
+fn check_memory(args: &SweepArgs, spec: &SweepSpec, threads: usize) -> Result<()> {
+    use symstab_sweep::memory::{check_in_dir, check_in_memory};
+    let grid_args = if args.a.is_some() {
+        "--a/--b/--lrs"
+    } else {
+        "--log-alpha/--lrs"
+    };
+    let grid = format!(
+        "{} start points × {} learning rates",
+        spec.starts.len(),
+        spec.learning_rates.len()
+    );
+    if args.out.is_some() {
+        if let Err(e) = check_in_dir(spec, args.chunk_cells, threads) {
+            let arg = match &e {
+                symstab_core::Error::InvalidValue { field, .. } if field == "chunk_cells" => {
+                    "--chunk-cells"
+                }
+                _ => grid_args,
+            };
+            let value = if arg == "--chunk-cells" {
+                args.chunk_cells.to_string()
+            } else {
+                grid
+            };
+            return Err(ArgError::new(arg, value, crate::problem::core_reason(&e)).into());
+        }
+    } else if let Err(e) = check_in_memory(spec) {
+        let mut reason = crate::problem::core_reason(&e);
+        if check_in_dir(spec, args.chunk_cells, threads).is_ok() {
+            reason.push_str("; use --out DIR for a chunked run on disk");
+        }
+        return Err(ArgError::new(grid_args, grid, reason).into());
     }
     Ok(())
 }

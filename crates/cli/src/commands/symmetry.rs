@@ -28,6 +28,27 @@ pub struct SymmetryReport {
     pub loss_after: Real,
 }
 
+/// Rejects a network on which the action can only be the identity: every action moves
+/// hidden neurons, so it needs a hidden layer, and a permutation needs one of width >= 2.
+fn check_nontrivial(network: &symstab_core::mlp::Mlp, args: &CheckSymmetryArgs) -> Result<()> {
+    let (arg, value) = match &args.model.model_file {
+        Some(path) => ("--model-file", path.display().to_string()),
+        None => ("--widths", problem::join_usize(network.widths())),
+    };
+    let hidden = &network.widths()[1..network.widths().len() - 1];
+    let action = args.action.trim();
+    let reason = if hidden.is_empty() {
+        format!(
+            "has no hidden layer, so --action {action} can only be the identity; give a hidden layer (e.g. 5,3,1)"
+        )
+    } else if action == "permute" && hidden.iter().all(|&w| w < 2) {
+        "has no hidden layer of width >= 2, so --action permute can only be the identity".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(ArgError::new(arg, value, reason).into())
+}
+
 /// Runs the command.
 pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
     let loaded = problem::load(&args.model, args.point.as_ref(), "--point")?;
@@ -80,6 +101,7 @@ pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
                 .action
                 .parse()
                 .map_err(|_| ArgError::new("--action", &args.action, messages::ACTION_NAMES))?;
+            check_nontrivial(mlp.network(), args)?;
             let g = Symmetry::random(mlp.network(), kind, args.model.seed)
                 .map_err(|e| ArgError::new("--action", &args.action, e.to_string()))?;
             let moved = g

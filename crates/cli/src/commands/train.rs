@@ -40,6 +40,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(path) = &args.save_model {
         problem::require_mlp(&loaded.problem, "--save-model", &path.display().to_string())?;
     }
+    if let Some(path) = &args.save_model {
+        output::check_output_file("--save-model", path)?;
+    }
+    if let Some(path) = &args.trajectory {
+        output::check_output_file("--trajectory", path)?;
+    }
     let model = loaded.problem.model();
     let recording = if args.trajectory.is_some() {
         Recording::Full
@@ -115,10 +121,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             row.extend(loaded.problem.conserved(point)?);
             rows.push(row);
         }
-        output::write_csv_atomic(path, &header, &rows)?;
+        output::write_csv_atomic("--trajectory", path, &header, &rows)?;
     }
     if let Some((path, model_json)) = model_text {
-        output::write_text_atomic(path, &model_json)?;
+        output::write_text_atomic("--save-model", path, &model_json)?;
     }
     output::print_text(&text)
 }

@@ -37,6 +37,8 @@ pub fn teacher_student(
         return Err(Error::invalid_value("samples", 0, "must be >= 1"));
     }
     let net = Mlp::uniform(widths, activation)?;
+    // Inputs are n × d_0 and the passes hold n × Σ widths: bounded before allocating.
+    net.check_batch(n_samples)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let inputs: Vec<f64> = (0..n_samples * net.input_dim())
         .map(|_| StandardNormal.sample(&mut rng))

@@ -46,6 +46,7 @@ pub mod symmetry;
 
 pub use file::{FileLoss, ProblemFile};
 pub use network::{Activation, LayerLayout, LayerView, LayerViewMut, Mlp};
+pub use network::{MAX_PARAMS, MEMORY_CAP_BYTES};
 
 use nalgebra::DMatrix;
 use rayon::prelude::*;
@@ -94,6 +95,7 @@ impl MlpProblem {
                 ),
             ));
         }
+        network.check_batch(data.n_samples())?;
         let loss_kind = match data.targets() {
             Targets::Values { .. } => LossKind::MeanSquaredError,
             Targets::Labels { .. } => LossKind::CrossEntropy,

@@ -258,8 +258,35 @@ pub struct Mlp {
     n_params: usize,
 }
 
+/// Most bytes one network or batch may hold in one buffer: 4 GiB. Checked by [`Mlp::new`]
+/// (one parameter vector) and [`Mlp::check_batch`] (the activations of a batch).
+pub const MEMORY_CAP_BYTES: u64 = 4 << 30;
+
+/// Most parameters of a network: one parameter vector of f64 fits [`MEMORY_CAP_BYTES`].
+pub const MAX_PARAMS: usize = (MEMORY_CAP_BYTES / 8) as usize;
+
 impl Mlp {
+    /// Checks that a batch of `n_samples` fits [`MEMORY_CAP_BYTES`]: the forward and
+    /// backward passes hold n_samples × Σ widths values of 8 bytes (activations of every
+    /// layer). Errors name `samples`, the value and the bytes needed.
+    pub fn check_batch(&self, n_samples: usize) -> Result<()> {
+        let per_sample: u64 = self.widths.iter().map(|&w| w as u64).sum();
+        let bytes = (n_samples as u128) * u128::from(per_sample) * 8;
+        if bytes > u128::from(MEMORY_CAP_BYTES) {
+            return Err(Error::invalid_value(
+                "samples",
+                n_samples,
+                &format!(
+                    "the activations (samples × {per_sample} widths × 8 bytes) would need {bytes} bytes, above the cap of {} GiB",
+                    MEMORY_CAP_BYTES >> 30
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// A network with one activation per hidden layer (`activations.len() == widths.len() − 2`).
+    /// At most [`MAX_PARAMS`] parameters (an error names `widths` otherwise).
     pub fn new(widths: &[usize], activations: &[Activation]) -> Result<Self> {
         if widths.len() < 2 {
             return Err(Error::invalid_spec(
@@ -293,6 +320,32 @@ impl Mlp {
                     "must be finite",
                 ));
             }
+        }
+        // Parameter count with checked arithmetic, bounded before anything is allocated.
+        let mut n_params: usize = 0;
+        for w in widths.windows(2) {
+            n_params = w[0]
+                .checked_mul(w[1])
+                .and_then(|p| p.checked_add(w[1]))
+                .and_then(|p| p.checked_add(n_params))
+                .ok_or_else(|| {
+                    Error::invalid_value(
+                        "widths",
+                        format!("{widths:?}"),
+                        "the parameter count overflows usize",
+                    )
+                })?;
+        }
+        if n_params > MAX_PARAMS {
+            return Err(Error::invalid_value(
+                "widths",
+                format!("{widths:?}"),
+                &format!(
+                    "{n_params} parameters would need {} bytes per parameter vector, above the cap of {MAX_PARAMS} parameters ({} GiB)",
+                    n_params as u128 * 8,
+                    MEMORY_CAP_BYTES >> 30
+                ),
+            ));
         }
         let mut layers = Vec::with_capacity(widths.len() - 1);
         let mut offset = 0;

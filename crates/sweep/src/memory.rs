@@ -1,0 +1,146 @@
+//! Memory budgets of sweeps, checked before anything is allocated or written.
+//!
+//! A sweep's size is known from its spec, so an oversized grid is rejected up front with
+//! the number of bytes it would need instead of aborting on a failed allocation. The cap
+//! is [`MEMORY_CAP_BYTES`] for every part that is held in memory at once:
+//!
+//! - in-memory runs ([`crate::runner::run_toy_sweep`]): the result of every cell plus the
+//!   table of start coordinates;
+//! - runs into a directory ([`crate::store::run_toy_sweep_in_dir`]): the start table, the
+//!   list of chunks, the chunks being computed at once (one per worker thread), and, when
+//!   `cells.csv`/`cells.json` are assembled at the end (also by
+//!   [`crate::store::merge_shards`]), every record twice (records and document).
+//!
+//! FIXME: assembling cells.csv/cells.json holds every record in memory, so a run into a
+//! directory is capped near 17.9 million cells (4 GiB / 240 bytes); streaming the assembly would lift that.
+
+use std::mem::size_of;
+
+use symstab_core::Error;
+
+use crate::grid::SweepSpec;
+use crate::kernel::ToyCellResult;
+use crate::record::CellRecord;
+
+/// Most bytes any one part of a sweep may hold in memory: 4 GiB.
+pub const MEMORY_CAP_BYTES: u64 = 4 << 30;
+
+/// Bytes of the start table: two coordinates per start point, one rate per learning rate.
+fn table_bytes(spec: &SweepSpec) -> Option<u64> {
+    let starts = u64::try_from(spec.starts.len()).ok()?;
+    let lrs = u64::try_from(spec.learning_rates.len()).ok()?;
+    starts.checked_mul(16)?.checked_add(lrs.checked_mul(8)?)
+}
+
+fn times(count: usize, bytes_each: usize) -> Option<u64> {
+    u64::try_from(count)
+        .ok()?
+        .checked_mul(u64::try_from(bytes_each).ok()?)
+}
+
+/// A byte count in GiB, e.g. `74.5 GiB`.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+fn check_part(
+    field: &str,
+    value: impl std::fmt::Display,
+    what: &str,
+    bytes: Option<u64>,
+) -> Result<(), Error> {
+    match bytes {
+        Some(b) if b <= MEMORY_CAP_BYTES => Ok(()),
+        Some(b) => Err(Error::invalid_value(
+            field,
+            value,
+            &format!(
+                "{what} would need {} ({b} bytes), above the cap of {}",
+                gib(b),
+                gib(MEMORY_CAP_BYTES)
+            ),
+        )),
+        None => Err(Error::invalid_value(
+            field,
+            value,
+            &format!("{what} would need more than 2^64 bytes"),
+        )),
+    }
+}
+
+fn cells(spec: &SweepSpec) -> Result<usize, Error> {
+    if u32::try_from(spec.learning_rates.len()).is_err() {
+        return Err(Error::invalid_value(
+            "learning_rates",
+            spec.learning_rates.len(),
+            "more learning rates than a u32 index can hold",
+        ));
+    }
+    spec.n_cells().ok_or_else(|| {
+        Error::invalid_value(
+            "cells",
+            format!("{} × {}", spec.starts.len(), spec.learning_rates.len()),
+            "the cell count overflows usize",
+        )
+    })
+}
+
+/// Checks that an in-memory toy sweep fits [`MEMORY_CAP_BYTES`]: cells × the bytes of one
+/// cell result, plus the start table.
+pub fn check_in_memory(spec: &SweepSpec) -> Result<(), Error> {
+    let n = cells(spec)?;
+    let bytes =
+        times(n, size_of::<ToyCellResult>()).and_then(|r| r.checked_add(table_bytes(spec)?));
+    check_part(
+        "cells",
+        n,
+        &format!(
+            "an in-memory sweep ({n} cells × {} bytes per result, plus the start table)",
+            size_of::<ToyCellResult>()
+        ),
+        bytes,
+    )
+}
+
+/// Checks that a toy sweep into a directory with `chunk_cells` cells per chunk, computed
+/// by `threads` workers at once, fits [`MEMORY_CAP_BYTES`] in each part (see the module
+/// docs), and that `chunk_cells` is at least 1.
+pub fn check_in_dir(spec: &SweepSpec, chunk_cells: usize, threads: usize) -> Result<(), Error> {
+    if chunk_cells == 0 {
+        return Err(Error::invalid_value("chunk_cells", 0, "must be at least 1"));
+    }
+    let n = cells(spec)?;
+    check_part(
+        "starts",
+        spec.starts.len(),
+        &format!("the start table ({} points × 16 bytes)", spec.starts.len()),
+        table_bytes(spec),
+    )?;
+    let n_chunks = n.div_ceil(chunk_cells);
+    check_part(
+        "chunks",
+        n_chunks,
+        &format!(
+            "the chunk list ({n_chunks} chunks × {} bytes)",
+            size_of::<std::ops::Range<usize>>()
+        ),
+        times(n_chunks, size_of::<std::ops::Range<usize>>()),
+    )?;
+    let per_cell = size_of::<ToyCellResult>() + size_of::<CellRecord>() + 3 * size_of::<f64>();
+    let in_flight = chunk_cells.min(n);
+    check_part(
+        "chunk_cells",
+        chunk_cells,
+        &format!("{threads} chunks in flight ({in_flight} cells × {per_cell} bytes each)"),
+        times(in_flight, per_cell).and_then(|b| b.checked_mul(threads.max(1) as u64)),
+    )?;
+    check_part(
+        "cells",
+        n,
+        &format!(
+            "assembling cells.csv/cells.json ({n} cells × 2 × {} bytes per record)",
+            size_of::<CellRecord>()
+        ),
+        times(n, 2 * size_of::<CellRecord>()),
+    )
+}
