@@ -150,6 +150,36 @@ pub(crate) fn run_toy_range(
     run_toy_cells_uninit(backend, &toy_params(spec), &a0, &b0, &lr, out);
 }
 
+/// Asks the kernel to back a large buffer's spare capacity with transparent huge pages.
+///
+/// Both workers first-touch the output of a sweep; with 4 KiB pages their page faults
+/// contend on the process's memory map and serialise (about 2 ms of the 13 ms that the
+/// peers' 800,000-cell sweep takes on 2 threads). With 2 MiB pages there are 512 times
+/// fewer faults. Advice only: where it is refused nothing changes but the speed.
+fn advise_huge_pages<T>(buffer: &mut Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 1 << 21;
+        let start = buffer.as_mut_ptr() as usize;
+        let len = buffer.capacity() * std::mem::size_of::<T>();
+        let first = start.next_multiple_of(HUGE);
+        let last = (start + len) / HUGE * HUGE;
+        if last > first {
+            // SAFETY: [first, last) lies inside the buffer's allocation, which this Vec
+            // owns; madvise with MADV_HUGEPAGE changes no contents and no permissions.
+            unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buffer;
+}
+
 /// Results of a toy sweep, one per cell in canonical order.
 #[derive(Debug, Clone)]
 pub struct ToySweepResult {
@@ -174,6 +204,7 @@ pub fn run_toy_sweep(
     let backend = options.backend.unwrap_or_else(Backend::detect);
     // The output is left uninitialised here and first touched by the workers that fill it.
     let mut cells: Vec<ToyCellResult> = Vec::with_capacity(total);
+    advise_huge_pages(&mut cells);
     let done = AtomicUsize::new(0);
     let skipped = AtomicBool::new(false);
     cells.spare_capacity_mut()[..total]
