@@ -58,8 +58,9 @@ use derivatives::{BlockTargets, Head};
 
 /// Samples per block of the gradient and Hessian-vector product.
 const SAMPLE_BLOCK: usize = 256;
-/// Samples × parameters below which the per-block work runs on the calling thread.
-const PARALLEL_WORK: usize = 2_000_000;
+/// Samples × parameters below which the per-block work runs on the calling thread
+/// (measured: the 401-parameter network on 1000 samples, 4e5, gains 1.9× from 2 threads).
+const PARALLEL_WORK: usize = 200_000;
 /// Unit tangents carried together by the dense Hessian.
 const TANGENT_BLOCK: usize = 32;
 
