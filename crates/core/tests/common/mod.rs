@@ -2,6 +2,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub mod peers;
+
 use symstab_core::Model;
 
 /// L(θ) = scale·θ² in one dimension (∇L = 2·scale·θ, H = 2·scale): gradient descent
