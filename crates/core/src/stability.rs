@@ -41,7 +41,7 @@ use crate::descent::{GradientDescent, Recording, check_stop};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::outcome::{Outcome, StopRule};
-use crate::spectrum::{StepBound, stable_learning_rate, symmetric_eigenvalues};
+use crate::spectrum::{StepBound, hessian_eigenvalues, stable_learning_rate};
 
 /// Settings of [`critical_learning_rate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,7 +209,7 @@ pub fn critical_learning_rate<M: Model + ?Sized>(
     options.validate()?;
     model.check_params("start", start)?;
     // Only λmax is needed: the eigenvalues-only path skips the eigenvectors.
-    let lambda_max_at_start = symmetric_eigenvalues(model.hessian(start))?[0];
+    let lambda_max_at_start = hessian_eigenvalues(model, start)?[0];
     let stable_lr_at_start = stable_learning_rate(lambda_max_at_start);
 
     let (min, max, growth) = (

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::mlp::MlpProblem;
 use crate::mlp::conserved::balance_trajectory;
 use crate::model::Model;
-use crate::spectrum::SymmetricEigen;
+use crate::spectrum::hessian_spectrum;
 use crate::stability::{CriticalOptions, critical_learning_rate};
 use crate::toy::ProductChain;
 
@@ -159,7 +159,7 @@ pub fn catapult_runs(
 
 /// λmax of the toy's Hessian at a point.
 pub fn toy_lambda_max(point: [f64; 2]) -> Result<f64> {
-    Ok(SymmetricEigen::new(ProductChain::toy().hessian(&point))?.lambda_max())
+    Ok(hessian_spectrum(&ProductChain::toy(), &point)?.lambda_max())
 }
 
 /// The critical learning rate at one point of a toy orbit, in units of 2/λ0.
