@@ -97,6 +97,35 @@ fn every_path_multiplies_parameters_by_alpha_to_the_exponents() {
 }
 
 #[test]
+fn log_scales_of_a_path_give_the_same_point_as_the_path() {
+    let (problem, params) = small();
+    let net = problem.network();
+    for path in paths() {
+        for alpha in [0.01, 0.37, 4.2] {
+            let v = path.log_scales(net, alpha).unwrap();
+            assert_eq!(v.len(), net.n_hidden_layers());
+            for (h, layer) in v.iter().enumerate() {
+                assert_eq!(layer.len(), net.widths()[h + 1]);
+                if h != path.hidden_layer() {
+                    assert!(layer.iter().all(|x| *x == 0.0), "{path}: layer {h} moved");
+                }
+            }
+            let via_scales = neuron_scale_symmetry(net, &v)
+                .unwrap()
+                .apply(net, &params)
+                .unwrap();
+            let via_path = path.apply(net, &params, alpha).unwrap();
+            for (i, (a, b)) in via_scales.iter().zip(&via_path).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-13 * b.abs().max(1e-300),
+                    "{path} α={alpha} i={i}: {a} vs {b}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn rescale_and_layer_scale_move_the_same_way() {
     let (problem, params) = small();
     let net = problem.network();

@@ -127,23 +127,28 @@ impl OrbitPath {
     /// and bias, −s_j on its outgoing weights, 0 elsewhere.
     pub fn exponents(&self, net: &Mlp) -> Result<Vec<f64>> {
         let signs = self.neuron_signs(net)?;
-        let mut log_scales = vec![Vec::new(); net.n_hidden_layers()];
-        for (h, scales) in log_scales.iter_mut().enumerate() {
-            *scales = vec![0.0; net.widths()[h + 1]];
-        }
-        log_scales[self.hidden_layer()] = signs;
-        neuron_exponents(net, &log_scales)
+        neuron_exponents(net, &self.on_path_layer(net, signs))
     }
 
     /// The per-neuron log-scales (one vector per hidden layer) of g(α): log α · s_j on the
     /// path's layer, 0 elsewhere.
     pub fn log_scales(&self, net: &Mlp, alpha: f64) -> Result<Vec<Vec<f64>>> {
-        let signs = self.neuron_signs(net)?;
+        let log_alpha = alpha.ln();
+        let scaled = self
+            .neuron_signs(net)?
+            .iter()
+            .map(|s| s * log_alpha)
+            .collect();
+        Ok(self.on_path_layer(net, scaled))
+    }
+
+    /// One vector per hidden layer: `values` on the path's layer, zeros elsewhere.
+    fn on_path_layer(&self, net: &Mlp, values: Vec<f64>) -> Vec<Vec<f64>> {
         let mut out: Vec<Vec<f64>> = (0..net.n_hidden_layers())
             .map(|h| vec![0.0; net.widths()[h + 1]])
             .collect();
-        out[self.hidden_layer()] = signs.iter().map(|s| s * alpha.ln()).collect();
-        Ok(out)
+        out[self.hidden_layer()] = values;
+        out
     }
 }
 
