@@ -34,6 +34,7 @@ use crate::error::{Error, Result};
 use crate::mlp::symmetry::{Action, Symmetry};
 use crate::mlp::{Mlp, MlpProblem};
 use crate::model::Model;
+use crate::orbit::neuron_scale_symmetry;
 use crate::outcome::{Outcome, StopRule};
 
 use super::optim::{Optimizer, OptimizerState};
@@ -45,25 +46,22 @@ pub fn n_log_scales(net: &Mlp) -> usize {
     net.widths()[1..net.widths().len() - 1].iter().sum()
 }
 
-/// The rescale g_u with per-neuron log-scales `log_scales` (hidden layer by hidden layer).
+/// The rescale g_u with per-neuron log-scales `log_scales` (hidden layer by hidden layer,
+/// flattened): [`neuron_scale_symmetry`] on the flat vector.
 ///
 /// Errors: wrong length, a non-finite entry, or an activation without the rescale symmetry.
 pub fn rescale_from_log_scales(net: &Mlp, log_scales: &[f64]) -> Result<Symmetry> {
     crate::error::check_len("log_scales", log_scales, n_log_scales(net))?;
     crate::error::check_finite("log_scales", log_scales)?;
-    let mut g = Symmetry::identity();
     let mut offset = 0;
-    for layer in 0..net.n_hidden_layers() {
-        let d = net.widths()[layer + 1];
-        let factors = log_scales[offset..offset + d]
-            .iter()
-            .map(|u| u.exp())
-            .collect();
-        offset += d;
-        g = Symmetry::from(Action::NeuronRescale { layer, factors }).compose(&g);
-    }
-    g.validate(net)?;
-    Ok(g)
+    let per_layer: Vec<Vec<f64>> = (0..net.n_hidden_layers())
+        .map(|layer| {
+            let d = net.widths()[layer + 1];
+            offset += d;
+            log_scales[offset - d..offset].to_vec()
+        })
+        .collect();
+    neuron_scale_symmetry(net, &per_layer)
 }
 
 /// For each hidden neuron j: Σ of `w` over its incoming parameters (weights and bias)
