@@ -63,6 +63,9 @@ pub(crate) fn symmetric_eigen(
 }
 
 /// Dot product with four independent accumulators (lets the compiler vectorise it).
+/// Always inlined: it is the inner loop of the Lanczos reorthogonalisation and of the
+/// dense tridiagonalisation.
+#[inline(always)]
 pub(crate) fn dot(x: &[f64], y: &[f64]) -> f64 {
     debug_assert_eq!(x.len(), y.len());
     let mut acc = [0.0f64; 4];

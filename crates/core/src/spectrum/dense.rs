@@ -27,6 +27,7 @@
 //! would cut it. The reduction itself is unblocked (level-2, fused), not the blocked
 //! level-3 form of LAPACK's `dsytrd`.
 
+use crate::matrix_free::dot;
 use nalgebra::DMatrix;
 
 /// QL sweeps allowed per eigenvalue on average before falling back to Jacobi.
@@ -407,25 +408,6 @@ fn apply_rotation_chain_body(z: &mut DMatrix<f64>, end: usize, rotations: &[(f64
             *zl = c * x - s * y;
         }
     }
-}
-
-/// Dot product with four independent accumulators (so that it vectorises).
-#[inline(always)]
-fn dot(x: &[f64], y: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let (xc, yc) = (x.chunks_exact(4), y.chunks_exact(4));
-    let tail: f64 = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(a, b)| a * b)
-        .sum();
-    for (a, b) in xc.zip(yc) {
-        for t in 0..4 {
-            acc[t] += a[t] * b[t];
-        }
-    }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Cyclic Jacobi on the symmetrised lower triangle of `a` (the fallback; slow but always
