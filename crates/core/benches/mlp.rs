@@ -12,22 +12,16 @@
 //! Options (env): `SYMSTAB_BENCH_REPEATS` (default 15), `SYMSTAB_BENCH_SKIP_JAX=1`.
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
-#[path = "../tests/common/peers.rs"]
-mod peers;
+mod common;
 
 use std::process::Command;
 use std::time::Instant;
 
-use peers::peers_dir;
+use common::peers::peers_dir;
+use common::{json_number, load_avg, peer_case};
 use symstab_core::Model;
 use symstab_core::data::teacher_student;
-use symstab_core::mlp::{Activation, MlpProblem, ProblemFile};
-
-fn load_avg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().next().unwrap_or("?").to_owned())
-        .unwrap_or_else(|_| "?".into())
-}
+use symstab_core::mlp::{Activation, MlpProblem};
 
 fn median_time(repeats: usize, mut f: impl FnMut()) -> f64 {
     f();
@@ -43,24 +37,8 @@ fn median_time(repeats: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn problem(name: &str, widths: &[usize], n: usize) -> (MlpProblem, Vec<f64>, &'static str) {
-    let script = peers_dir().join("export_mlp_case.py");
-    if script.exists() {
-        let dir = std::env::temp_dir().join(format!("symstab-bench-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join(format!("{name}.json"));
-        let ok = Command::new("python3")
-            .arg(&script)
-            .arg(name)
-            .arg(&path)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if ok && let Ok(file) = ProblemFile::read(&path) {
-            let _ = std::fs::remove_dir_all(&dir);
-            let (p, params) = file.into_problem().expect("exported case is valid");
-            return (p, params, "peer case (numpy)");
-        }
-        let _ = std::fs::remove_dir_all(&dir);
+    if let Some((p, params)) = peer_case(name) {
+        return (p, params, "peer case (numpy)");
     }
     let ts = teacher_student(widths, Activation::Relu, n, 0).expect("valid");
     (ts.problem, ts.student_params, "symstab teacher-student")
@@ -136,13 +114,6 @@ fn bench_problem(name: &str, widths: &[usize], n: usize, repeats: usize, dense: 
         hessian,
         eig,
     }
-}
-
-fn json_number(line: &str, key: &str) -> Option<f64> {
-    let at = line.find(&format!("\"{key}\": "))? + key.len() + 4;
-    let rest = &line[at..];
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    rest[..end].trim().parse().ok()
 }
 
 fn main() {

@@ -21,23 +21,17 @@
 //! (default 5), `SYMSTAB_BENCH_SKIP_JAX=1`, `SYMSTAB_PEERS_DIR`.
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
-#[path = "../tests/common/peers.rs"]
-mod peers;
+mod common;
 
 use std::process::Command;
 use std::time::Instant;
 
-use peers::peers_dir;
+use common::peers::peers_dir;
+use common::{json_number, load_avg, peer_case};
 use symstab_core::Model;
 use symstab_core::data::teacher_student;
 use symstab_core::matrix_free::{HessianOperator, LanczosOptions, LanczosResult, lanczos};
-use symstab_core::mlp::{Activation, MlpProblem, ProblemFile};
-
-fn load_avg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().next().unwrap_or("?").to_owned())
-        .unwrap_or_else(|_| "?".into())
-}
+use symstab_core::mlp::{Activation, MlpProblem};
 
 /// A `Vm…` line of /proc/self/status in MB.
 fn vm_mb(key: &str) -> f64 {
@@ -59,27 +53,8 @@ fn median(mut ts: Vec<f64>) -> f64 {
 
 /// The large peer problem: exact peer data when numpy can export it.
 fn large_problem() -> (MlpProblem, Vec<f64>, &'static str) {
-    let script = peers_dir().join("export_mlp_case.py");
-    if script.exists() {
-        let dir = std::env::temp_dir().join(format!("symstab-spectra-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join("large.json");
-        let ok = Command::new("python3")
-            .arg(&script)
-            .arg("large")
-            .arg(&path)
-            .status()
-            .is_ok_and(|s| s.success());
-        let loaded = if ok {
-            ProblemFile::read(&path).ok()
-        } else {
-            None
-        };
-        let _ = std::fs::remove_dir_all(&dir);
-        if let Some(file) = loaded {
-            let (problem, params) = file.into_problem().expect("exported case is valid");
-            return (problem, params, "peer case (numpy export)");
-        }
+    if let Some((problem, params)) = peer_case("large") {
+        return (problem, params, "peer case (numpy export)");
     }
     let ts = teacher_student(&[64, 128, 128, 10], Activation::Relu, 2000, 0).expect("valid");
     (
@@ -129,13 +104,6 @@ fn bench_large(problem: &MlpProblem, params: &[f64], repeats: usize) -> f64 {
             .collect::<Vec<_>>()
     );
     t
-}
-
-fn json_number(line: &str, key: &str) -> Option<f64> {
-    let at = line.find(&format!("\"{key}\": "))? + key.len() + 4;
-    let rest = &line[at..];
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    rest[..end].trim().parse().ok()
 }
 
 fn main() {

@@ -11,9 +11,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::peers::peers_dir;
+use common::peers::export_peer_case;
 use symstab_core::Model;
 use symstab_core::mlp::ProblemFile;
 
@@ -33,35 +31,14 @@ fn rel(a: f64, b: f64) -> f64 {
 
 #[test]
 fn small_case_matches_peer_reference() {
-    let script = peers_dir().join("export_mlp_case.py");
-    if !script.exists() {
-        skip(&format!(
-            "{} not found (set SYMSTAB_PEERS_DIR)",
-            script.display()
-        ));
-        return;
-    }
     let dir = tempfile::tempdir().expect("temp dir");
-    let case = dir.path().join("case.json");
-    let status = Command::new("python3")
-        .arg(&script)
-        .arg("small")
-        .arg(&case)
-        .output();
-    match status {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            skip(&format!(
-                "exporter failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
+    let case = match export_peer_case("small", dir.path()) {
+        Ok(case) => case,
+        Err(reason) => {
+            skip(&reason);
             return;
         }
-        Err(e) => {
-            skip(&format!("cannot run python3: {e}"));
-            return;
-        }
-    }
+    };
     let file = ProblemFile::read(&case).expect("exported case parses");
     let (problem, params) = file.into_problem().expect("valid case");
     assert_eq!(problem.n_params(), 401);
