@@ -222,16 +222,41 @@ impl GradientDescent {
     fn update(&self, theta: &mut [f64], grad: &mut [f64], velocity: &mut [f64]) {
         if let Some(c) = self.clip_norm {
             let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
-            if norm > c {
-                let scale = c / norm;
-                grad.iter_mut().for_each(|g| *g *= scale);
-            }
+            clip_gradient(grad, c, norm);
         }
-        let (eta, beta, decay) = (self.learning_rate, self.momentum, self.weight_decay);
-        for ((w, v), g) in theta.iter_mut().zip(velocity.iter_mut()).zip(grad.iter()) {
-            *v = beta * *v + (g + decay * *w);
-            *w -= eta * *v;
-        }
+        heavy_ball_update(
+            self.learning_rate,
+            self.momentum,
+            self.weight_decay,
+            theta,
+            grad,
+            velocity,
+        );
+    }
+}
+
+/// Scales `grad` (of Euclidean norm `norm`) down to length `clip_norm` when it is longer.
+pub(crate) fn clip_gradient(grad: &mut [f64], clip_norm: f64, norm: f64) {
+    if norm > clip_norm {
+        let scale = clip_norm / norm;
+        grad.iter_mut().for_each(|g| *g *= scale);
+    }
+}
+
+/// The heavy-ball step of the module documentation (λ the weight decay):
+/// v ← β·v + (g + λ·θ), θ ← θ − η·v.
+pub(crate) fn heavy_ball_update(
+    learning_rate: f64,
+    momentum: f64,
+    weight_decay: f64,
+    theta: &mut [f64],
+    grad: &[f64],
+    velocity: &mut [f64],
+) {
+    let (eta, beta, decay) = (learning_rate, momentum, weight_decay);
+    for ((w, v), g) in theta.iter_mut().zip(velocity.iter_mut()).zip(grad) {
+        *v = beta * *v + (g + decay * *w);
+        *w -= eta * *v;
     }
 }
 

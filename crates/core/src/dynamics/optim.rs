@@ -32,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 
 use crate::data::{Dataset, Targets};
-use crate::descent::GradientDescent;
+use crate::descent::{GradientDescent, clip_gradient, heavy_ball_update};
 use crate::error::{Error, Result, check_learning_rate};
 use crate::mlp::MlpProblem;
 use crate::model::Model;
@@ -136,21 +136,17 @@ impl Optimizer {
             "params and velocity lengths"
         );
         let norm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
-        if let Some(c) = self.clip_norm
-            && norm > c
-        {
-            let scale = c / norm;
-            grad.iter_mut().for_each(|g| *g *= scale);
+        if let Some(c) = self.clip_norm {
+            clip_gradient(grad, c, norm);
         }
-        let (eta, beta, decay) = (self.learning_rate, self.momentum, self.weight_decay);
-        for ((w, v), g) in params
-            .iter_mut()
-            .zip(state.velocity.iter_mut())
-            .zip(grad.iter())
-        {
-            *v = beta * *v + (g + decay * *w);
-            *w -= eta * *v;
-        }
+        heavy_ball_update(
+            self.learning_rate,
+            self.momentum,
+            self.weight_decay,
+            params,
+            grad,
+            &mut state.velocity,
+        );
         norm
     }
 
