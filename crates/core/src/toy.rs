@@ -247,8 +247,9 @@ impl ProductChain {
     }
 }
 
-/// Writes Pᵢ = ∏_{k≠i} w_k into `out`: suffix products first, then a forward sweep.
-fn products_but_one_into(params: &[f64], out: &mut [f64]) {
+/// Writes Pᵢ = ∏_{k≠i} w_k into `out` (suffix products first, then a forward sweep) and
+/// returns the full product p, multiplied in the same order as [`ProductChain::product`].
+fn products_but_one_into(params: &[f64], out: &mut [f64]) -> f64 {
     let n = params.len();
     // out[i] = w_{i+1}·…·w_{n−1} (suffix after i).
     let mut suffix = 1.0;
@@ -262,6 +263,7 @@ fn products_but_one_into(params: &[f64], out: &mut [f64]) {
         out[i] *= prefix;
         prefix *= params[i];
     }
+    suffix
 }
 
 impl Model for ProductChain {
@@ -289,20 +291,9 @@ impl Model for ProductChain {
 
     /// ∂L/∂wᵢ = G·Pᵢ with G = Σ_s 2·(p·x_s − y_s)·x_s. Allocation-free.
     fn loss_and_gradient(&self, params: &[f64], grad: &mut [f64]) -> f64 {
-        // Suffix products into grad, then the forward sweep multiplies in the prefix.
-        let n = params.len();
-        let mut suffix = 1.0;
-        for i in (0..n).rev() {
-            grad[i] = suffix;
-            suffix *= params[i];
-        }
-        let p = suffix;
+        let p = products_but_one_into(params, grad);
         let (loss, slope) = self.loss_and_slope_in_product(p);
-        let mut prefix = 1.0;
-        for i in 0..n {
-            grad[i] = slope * (prefix * grad[i]);
-            prefix *= params[i];
-        }
+        grad.iter_mut().for_each(|g| *g *= slope);
         loss
     }
 
