@@ -124,3 +124,17 @@ fn catapult_regimes_of_the_toy_from_one_nine() {
     );
     assert!(pts[1].balance.abs() < 1e-12);
 }
+
+#[test]
+fn linspace_ends_exactly_on_both_end_points() {
+    // (1 − 0.2)·6/6 rounds to 0.8000000000000002, so start + step·(n − 1) misses 1.
+    for (start, end, n) in [(0.2, 1.0, 7), (0.3, 1.0, 7), (0.7, 2.9, 3), (-1.0, 1.0, 5)] {
+        let v = linspace(start, end, n);
+        assert_eq!(v.len(), n);
+        assert_eq!((v[0], v[n - 1]), (start, end), "{start}..{end} ({n})");
+        assert!(v.windows(2).all(|w| w[0] < w[1]));
+    }
+    assert_eq!(linspace(-1.0, 1.0, 5)[2], 0.0);
+    assert_eq!(linspace(3.0, 4.0, 1), vec![3.0]);
+    assert!(linspace(3.0, 4.0, 0).is_empty());
+}

@@ -12,14 +12,20 @@ use crate::spectrum::hessian_spectrum;
 use crate::stability::{CriticalOptions, critical_learning_rate};
 use crate::toy::ProductChain;
 
-/// `n` evenly spaced values from `start` to `end` inclusive (`n` ≥ 2; `n` = 1 gives
-/// `start`).
+/// `n` evenly spaced values from `start` to `end` inclusive, both ends exactly (`n` ≥ 2;
+/// `n` = 1 gives `start`).
 pub fn linspace(start: f64, end: f64, n: usize) -> Vec<f64> {
     match n {
         0 => vec![],
         1 => vec![start],
         _ => (0..n)
-            .map(|i| start + (end - start) * i as f64 / (n - 1) as f64)
+            .map(|i| {
+                if i == n - 1 {
+                    end
+                } else {
+                    start + (end - start) * i as f64 / (n - 1) as f64
+                }
+            })
             .collect(),
     }
 }
