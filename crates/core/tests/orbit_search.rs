@@ -7,9 +7,9 @@ use symstab_core::Model;
 use symstab_core::data::teacher_student;
 use symstab_core::mlp::{Activation, MlpProblem};
 use symstab_core::orbit::{
-    NeuronScaleOptions, OrbitPath, SearchOptions, SpectrumOptions, golden_section_minimum,
-    log_lambda_max_gradient, log_spaced, minimize_neuron_scales, minimum_from_scan, path_minimum,
-    scan_orbit,
+    NeuronScaleOptions, OrbitPath, SearchOptions, SpectrumOptions, SpectrumRoute,
+    golden_section_minimum, log_lambda_max_gradient, log_spaced, minimize_neuron_scales,
+    minimum_from_scan, path_minimum, point_spectrum, scan_orbit,
 };
 use symstab_core::spectrum::hessian_spectrum;
 use symstab_core::toy::ProductChain;
@@ -170,4 +170,35 @@ fn neuron_descent_flattens_without_changing_the_function() {
     .unwrap();
     let g_inf = g.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     assert!((g_inf - result.final_gradient).abs() < 1e-9);
+}
+
+#[test]
+fn lanczos_route_search_values_are_point_spectrum_values() {
+    // The searches read only λmax and its eigenvector; on the Lanczos route they must be the
+    // very numbers point_spectrum gives at the same point.
+    let (problem, params) = small();
+    let lanczos = SpectrumOptions {
+        route: Some(SpectrumRoute::Lanczos),
+        gauss_newton: false,
+        ..SpectrumOptions::default()
+    };
+    let path = OrbitPath::Rescale { layer: 0 };
+    let alphas = log_spaced(1e-1, 1e1, 9).unwrap();
+    let scan = scan_orbit(&problem, &params, path, &alphas, &lanczos).unwrap();
+    let options = SearchOptions {
+        spectrum: lanczos.clone(),
+        ..SearchOptions::default()
+    };
+    let min = path_minimum(&problem, &params, &scan, &options).unwrap();
+    let point = path.apply(problem.network(), &params, min.alpha).unwrap();
+    let full = point_spectrum(&problem, &point, &lanczos).unwrap();
+    assert_eq!(min.lambda_max.to_bits(), full.lambda_max.to_bits());
+    assert!(full.trace.is_finite());
+
+    let zeros: Vec<Vec<f64>> = (0..problem.network().n_hidden_layers())
+        .map(|h| vec![0.0; problem.network().widths()[h + 1]])
+        .collect();
+    let (lambda, _) = log_lambda_max_gradient(&problem, &params, &zeros, &lanczos).unwrap();
+    let at_start = point_spectrum(&problem, &params, &lanczos).unwrap();
+    assert_eq!(lambda.to_bits(), at_start.lambda_max.to_bits());
 }

@@ -143,6 +143,26 @@ pub fn point_spectrum(
     params: &[f64],
     options: &SpectrumOptions,
 ) -> Result<PointSpectrum> {
+    spectrum_at(problem, params, options, true)
+}
+
+/// [`point_spectrum`] for callers that only read λmax and its eigenvector: on the Lanczos
+/// route the Hutchinson trace is skipped (`trace` and its standard error are NaN). λmax and
+/// the eigenvector are the same numbers as [`point_spectrum`]'s.
+pub(crate) fn top_eigenpair(
+    problem: &MlpProblem,
+    params: &[f64],
+    options: &SpectrumOptions,
+) -> Result<PointSpectrum> {
+    spectrum_at(problem, params, options, false)
+}
+
+fn spectrum_at(
+    problem: &MlpProblem,
+    params: &[f64],
+    options: &SpectrumOptions,
+    with_trace: bool,
+) -> Result<PointSpectrum> {
     options.validate()?;
     problem.check_params("params", params)?;
     let p = problem.n_params();
@@ -169,23 +189,28 @@ pub fn point_spectrum(
             let op = HessianOperator::new(problem, params)?;
             let result = lanczos(&op, &options.lanczos(1, 1))?;
             converged &= result.converged;
-            let trace = hutchinson_trace(
-                &op,
-                &TraceOptions {
-                    relative_tolerance: options.trace_relative_tolerance,
-                    absolute_tolerance: 0.0,
-                    min_probes: 10,
-                    max_probes: options.trace_max_probes.max(10),
-                    seed: options.seed.wrapping_add(1),
-                },
-            )?;
-            converged &= trace.converged;
+            let (trace, trace_standard_error) = if with_trace {
+                let trace = hutchinson_trace(
+                    &op,
+                    &TraceOptions {
+                        relative_tolerance: options.trace_relative_tolerance,
+                        absolute_tolerance: 0.0,
+                        min_probes: 10,
+                        max_probes: options.trace_max_probes.max(10),
+                        seed: options.seed.wrapping_add(1),
+                    },
+                )?;
+                converged &= trace.converged;
+                (trace.mean, trace.standard_error)
+            } else {
+                (f64::NAN, f64::NAN)
+            };
             products += op.hvp_count();
             (
                 result.top.values[0],
                 result.bottom.values[0],
-                trace.mean,
-                trace.standard_error,
+                trace,
+                trace_standard_error,
                 result.top.vectors[0].clone(),
                 result.top.residuals[0],
             )

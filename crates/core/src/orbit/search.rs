@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::path::{OrbitPath, neuron_scale_symmetry};
-use super::scan::{OrbitScan, SpectrumOptions, point_spectrum, relative_deviation};
+use super::scan::{OrbitScan, SpectrumOptions, relative_deviation, top_eigenpair};
 use crate::error::{Error, Result};
 use crate::mlp::MlpProblem;
 use crate::mlp::conserved::neuron_balances;
@@ -196,7 +196,7 @@ pub fn path_minimum(
     let values: Vec<f64> = scan.records.iter().map(|r| r.lambda_max).collect();
     let lambda_at = |log_alpha: f64| -> Result<f64> {
         let point = scan.path.apply(net, params, log_alpha.exp())?;
-        Ok(point_spectrum(problem, &point, &spectrum)?.lambda_max)
+        Ok(top_eigenpair(problem, &point, &spectrum)?.lambda_max)
     };
     let (best, bracket, at_end) = minimum_from_scan(&xs, &values, lambda_at, options.tolerance)?;
     let alpha = best.x.exp();
@@ -276,7 +276,7 @@ fn lambda_and_gradient(
 ) -> Result<(f64, Vec<f64>)> {
     let net = problem.network();
     let point = neuron_scale_symmetry(net, log_scales)?.apply(net, params)?;
-    let s = point_spectrum(problem, &point, spectrum)?;
+    let s = top_eigenpair(problem, &point, spectrum)?;
     let gradient = neuron_balances(net, &s.top_vector)?
         .concat()
         .into_iter()
