@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{json, num, nums, symstab};
+use common::{fails_one_line, json, num, nums, symstab};
 use serde_json::Value;
 
 /// A small teacher-student network (73 parameters, 64 samples) and its data.
@@ -234,15 +234,7 @@ fn rejects(extra: &[&str], arg: &str, value: &str) {
         .chain(extra)
         .copied()
         .collect();
-    let run = symstab(&args);
-    assert!(matches!(run.code, Some(c) if c != 0), "{args:?} succeeded");
-    assert!(run.stdout.is_empty(), "{args:?} printed {:?}", run.stdout);
-    let message = run.stderr.trim_end();
-    assert_eq!(message.lines().count(), 1, "{message:?}");
-    assert!(
-        message.starts_with("error: ") && message.contains(arg) && message.contains(value),
-        "{args:?}: {message:?} does not name {arg} and {value}"
-    );
+    fails_one_line(&args, &[arg, value]);
 }
 
 #[test]
