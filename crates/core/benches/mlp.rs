@@ -12,26 +12,16 @@
 //! Options (env): `SYMSTAB_BENCH_REPEATS` (default 15), `SYMSTAB_BENCH_SKIP_JAX=1`.
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
-use std::path::PathBuf;
+#[path = "../tests/common/peers.rs"]
+mod peers;
+
 use std::process::Command;
 use std::time::Instant;
 
+use peers::peers_dir;
 use symstab_core::Model;
 use symstab_core::data::teacher_student;
 use symstab_core::mlp::{Activation, MlpProblem, ProblemFile};
-
-fn peers_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("SYMSTAB_PEERS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let beside = workspace.join("../shared/peers");
-    if beside.exists() {
-        beside
-    } else {
-        workspace.join("../../shared/peers")
-    }
-}
 
 fn load_avg() -> String {
     std::fs::read_to_string("/proc/loadavg")

@@ -6,39 +6,12 @@
     reason = "exact comparisons are intended where results are exactly representable"
 )]
 
+mod common;
+
+use common::Quadratic;
 use symstab_core::descent::{GradientDescent, Recording, Run};
 use symstab_core::toy::ProductChain;
 use symstab_core::{Model, Outcome, StopRule};
-
-/// L(θ) = scale·Σθ², or a constant NaN loss when `scale` is NaN.
-struct Quadratic {
-    scale: f64,
-}
-
-impl Model for Quadratic {
-    fn n_params(&self) -> usize {
-        1
-    }
-    fn input_dim(&self) -> usize {
-        1
-    }
-    fn output_dim(&self) -> usize {
-        1
-    }
-    fn predict(&self, _: &[f64], _: &[f64], output: &mut [f64]) {
-        output[0] = 0.0;
-    }
-    fn loss(&self, params: &[f64]) -> f64 {
-        self.scale * params[0] * params[0]
-    }
-    fn loss_and_gradient(&self, params: &[f64], grad: &mut [f64]) -> f64 {
-        grad[0] = 2.0 * self.scale * params[0];
-        self.loss(params)
-    }
-    fn hessian_vector_product(&self, _: &[f64], v: &[f64], out: &mut [f64]) {
-        out[0] = 2.0 * self.scale * v[0];
-    }
-}
 
 fn assert_point(got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len());

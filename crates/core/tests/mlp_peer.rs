@@ -9,25 +9,13 @@
 // Exact comparisons are intended where a value is exact by construction.
 #![allow(clippy::float_cmp)]
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
+use common::peers::peers_dir;
 use symstab_core::Model;
 use symstab_core::mlp::ProblemFile;
-
-fn peers_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("SYMSTAB_PEERS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    // ../shared/peers beside the main checkout; one level further up for a git worktree.
-    let beside = workspace.join("../shared/peers");
-    if beside.exists() {
-        beside
-    } else {
-        workspace.join("../../shared/peers")
-    }
-}
 
 /// Reports why the cross-check cannot run: a skip, or a failure when the environment
 /// promises the peers (`SYMSTAB_REQUIRE_PEERS=1`, as `.ci/run` sets when it found them).

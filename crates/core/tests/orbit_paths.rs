@@ -163,6 +163,36 @@ fn log_spaced_endpoints_and_errors() {
     assert!(log_spaced(1.0, 2.0, 0).is_err());
 }
 
+#[test]
+#[allow(clippy::float_cmp, reason = "the ends and the middle must be exact")]
+fn log_spaced_is_exact_at_the_ends_and_the_middle_of_a_symmetric_range() {
+    for (min, max, n) in [
+        (1e-2, 1e2, 41),
+        (0.1, 10.0, 5),
+        (1e-3, 1e3, 7),
+        (0.5, 2.0, 3),
+    ] {
+        let v = log_spaced(min, max, n).unwrap();
+        assert_eq!(v[0], min);
+        assert_eq!(v[n - 1], max);
+        assert_eq!(v[n / 2], 1.0, "middle of {min}..{max} ({n} points)");
+        // Mirror points are reciprocal to rounding.
+        for k in 0..n {
+            assert!((v[k] * v[n - 1 - k] - 1.0).abs() < 1e-14);
+        }
+    }
+    // Not symmetric: the middle is the geometric mean.
+    let v = log_spaced(2.0, 8.0, 3).unwrap();
+    assert_eq!(v, vec![2.0, 4.0, 8.0]);
+    // Extreme ranges whose product over- or underflows still come out in order and finite.
+    for (min, max) in [(1e-300, 1e-10), (1e10, 1e300)] {
+        let v = log_spaced(min, max, 9).unwrap();
+        assert!(v.iter().all(|x| x.is_finite() && *x > 0.0));
+        assert!(v.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!((v[0], v[8]), (min, max));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

@@ -210,6 +210,10 @@ impl From<OrbitPath> for String {
 
 /// `n` values from `min` to `max` (both included, exactly), evenly spaced in log.
 ///
+/// Point k sits at log c + h·(2k − (n − 1))/(n − 1) with centre c = √(min·max) and half-width
+/// h = ½·ln(max/min), so the middle point (n odd) is c itself: exactly 1 for a range
+/// symmetric in log such as 0.01..100, whose ln values are not exact negatives of each other.
+///
 /// Errors: `min` or `max` not finite and > 0, `max < min`, or `n` = 0 (n = 1 gives `[min]`).
 pub fn log_spaced(min: f64, max: f64, n: usize) -> Result<Vec<f64>> {
     if !(min.is_finite() && min > 0.0) {
@@ -229,15 +233,22 @@ pub fn log_spaced(min: f64, max: f64, n: usize) -> Result<Vec<f64>> {
         return Ok(vec![min]);
     }
     let (lo, hi) = (min.ln(), max.ln());
+    // ln(min·max) rounds once, so it is 0 whenever min·max rounds to 1; ln min + ln max
+    // rounds twice and need not be. Fall back to the sum when the product over- or
+    // underflows.
+    let product = min * max;
+    let log_centre = if product.is_normal() {
+        0.5 * product.ln()
+    } else {
+        0.5 * (lo + hi)
+    };
+    let half_width = 0.5 * (hi - lo);
+    let last = (n - 1) as f64;
     Ok((0..n)
-        .map(|k| {
-            if k == 0 {
-                min
-            } else if k == n - 1 {
-                max
-            } else {
-                (lo + (hi - lo) * k as f64 / (n - 1) as f64).exp()
-            }
+        .map(|k| match k {
+            0 => min,
+            k if k == n - 1 => max,
+            k => (log_centre + half_width * ((2 * k) as f64 - last) / last).exp(),
         })
         .collect())
 }
