@@ -141,7 +141,7 @@ pub fn load(args: &ModelArgs, point: Option<&Point>, point_arg: &str) -> Result<
 fn load_toy(args: &ModelArgs, point: Option<&Point>, point_arg: &str) -> Result<Loaded> {
     let not_toy = messages::not_for_model("toy");
     if let Some(w) = &args.widths {
-        return Err(ArgError::new("--widths", join_usize(&w.0), not_toy).into());
+        return Err(ArgError::new("--widths", join(&w.0), not_toy).into());
     }
     if let Some(a) = &args.activation {
         return Err(ArgError::new("--activation", a, not_toy).into());
@@ -268,7 +268,7 @@ fn generated_problem(
 ) -> Result<Loaded> {
     // Check the widths first so that the error names --widths.
     let net = Mlp::uniform(widths, activation)
-        .map_err(|e| ArgError::new("--widths", join_usize(widths), core_reason(&e)))?;
+        .map_err(|e| ArgError::new("--widths", join(widths), core_reason(&e)))?;
     if let Some(n) = n_samples {
         // Bounded before the inputs are allocated, so that the error names --samples.
         net.check_batch(n)
@@ -295,11 +295,11 @@ fn generated_problem(
             let dataset = load_real(which).with_context(|| format!("loading --data {name}"))?;
             let (d_in, d_out) = (dataset.input_dim(), dataset.targets().dim());
             let net = Mlp::uniform(widths, activation)
-                .map_err(|e| ArgError::new("--widths", join_usize(widths), core_reason(&e)))?;
+                .map_err(|e| ArgError::new("--widths", join(widths), core_reason(&e)))?;
             let problem = MlpProblem::new(net, dataset).map_err(|_| {
                 ArgError::new(
                     "--widths",
-                    join_usize(widths),
+                    join(widths),
                     format!("--data {name} needs input width {d_in} and output width {d_out}"),
                 )
             })?;
@@ -333,16 +333,8 @@ pub fn core_reason(error: &symstab_core::Error) -> String {
     }
 }
 
-/// `1,9` from `[1.0, 9.0]`.
-pub fn join(values: &[f64]) -> String {
-    values
-        .iter()
-        .map(|v| v.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub(crate) fn join_usize(values: &[usize]) -> String {
+/// `1,9` from `[1.0, 9.0]`, `3,4,1` from `[3, 4, 1]`: values as given on the command line.
+pub fn join<T: std::fmt::Display>(values: &[T]) -> String {
     values
         .iter()
         .map(|v| v.to_string())

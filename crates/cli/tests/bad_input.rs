@@ -3,37 +3,16 @@
 
 mod common;
 
-use common::{symstab, write_problem};
+use common::{fails, fails_one_line, symstab, write_problem};
 
-/// Runs `args`, expecting failure with `arg` and `value` named in a one-line message.
+/// Runs `args`, expecting failure with `arg` and `value` named in the message.
 fn rejects(args: &[&str], arg: &str, value: &str) {
-    let run = symstab(args);
-    assert!(
-        matches!(run.code, Some(c) if c != 0),
-        "symstab {args:?} succeeded: {}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.is_empty(),
-        "symstab {args:?} printed {:?}",
-        run.stdout
-    );
-    let message = run.stderr.trim_end();
-    assert!(
-        message.starts_with("error: "),
-        "symstab {args:?}: {message:?}"
-    );
-    assert!(
-        message.contains(arg) && message.contains(value),
-        "symstab {args:?}: {message:?} does not name {arg} and {value}"
-    );
+    fails(args, &[arg, value]);
 }
 
 /// Like [`rejects`], and the message is a single line.
 fn rejects_one_line(args: &[&str], arg: &str, value: &str) {
-    rejects(args, arg, value);
-    let run = symstab(args);
-    assert_eq!(run.stderr.trim_end().lines().count(), 1, "{:?}", run.stderr);
+    fails_one_line(args, &[arg, value]);
 }
 
 #[test]

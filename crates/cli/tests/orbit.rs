@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{json, num, nums, symstab};
+use common::{fails_one_line, json, num, nums, symstab};
 use serde_json::Value;
 
 /// A small teacher-student network (73 parameters, 64 samples) and its data.
@@ -89,6 +89,19 @@ fn loss_is_constant_and_the_default_grid_is_log_spaced() {
         assert!(max_dev < 1e-10, "{path}: {max_dev}");
         assert_eq!(max_dev, worst);
     }
+}
+
+#[test]
+fn alpha_one_is_exact_off_the_middle_of_an_asymmetric_range() {
+    // log_spaced gives 1 + 4e-16 here (1 is not the middle of 0.1..1000); the record must
+    // still be the unmoved point θ.
+    let report = orbit(&["--path", "rescale:0", "--alpha", "0.1:1000:5"]);
+    let alphas: Vec<f64> = records(&report).iter().map(|r| num(r, "alpha")).collect();
+    assert_eq!(alphas[1], 1.0, "{alphas:?}");
+    assert_eq!(
+        num(at(&report, 1.0), "loss"),
+        num(&report, "reference_loss")
+    );
 }
 
 #[test]
@@ -234,15 +247,7 @@ fn rejects(extra: &[&str], arg: &str, value: &str) {
         .chain(extra)
         .copied()
         .collect();
-    let run = symstab(&args);
-    assert!(matches!(run.code, Some(c) if c != 0), "{args:?} succeeded");
-    assert!(run.stdout.is_empty(), "{args:?} printed {:?}", run.stdout);
-    let message = run.stderr.trim_end();
-    assert_eq!(message.lines().count(), 1, "{message:?}");
-    assert!(
-        message.starts_with("error: ") && message.contains(arg) && message.contains(value),
-        "{args:?}: {message:?} does not name {arg} and {value}"
-    );
+    fails_one_line(&args, &[arg, value]);
 }
 
 #[test]

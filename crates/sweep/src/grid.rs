@@ -10,6 +10,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use serde::{Deserialize, Serialize};
+use symstab_core::toy::ProductChain;
 use symstab_core::{Error, StopRule};
 
 /// Evenly spaced values with inclusive endpoints, like `numpy.linspace`.
@@ -215,16 +216,21 @@ pub struct StartPoint {
 }
 
 impl StartSet {
-    /// Checks the values not already checked by [`Axis`] (the orbit's product).
+    /// Checks the values not already checked by [`Axis`]: the orbit's product is finite
+    /// and both ends of the log α axis give a point ([`ProductChain::orbit_point`]: α
+    /// finite and > 0; α is monotone in log α, so every point between is valid too).
     pub fn validate(&self) -> Result<(), Error> {
-        if let StartSet::Orbit { product, .. } = self
-            && !product.is_finite()
-        {
-            return Err(Error::invalid_value(
-                "orbit product",
-                product,
-                "must be finite",
-            ));
+        if let StartSet::Orbit { product, log_alpha } = self {
+            if !product.is_finite() {
+                return Err(Error::invalid_value(
+                    "orbit product",
+                    product,
+                    "must be finite",
+                ));
+            }
+            for end in [log_alpha.lo(), log_alpha.hi()] {
+                ProductChain::orbit_point(*product, end)?;
+            }
         }
         Ok(())
     }
@@ -242,7 +248,8 @@ impl StartSet {
         false
     }
 
-    /// Start point `start_idx` (panics if out of range).
+    /// Start point `start_idx` (panics if out of range, or for an orbit that fails
+    /// [`StartSet::validate`]).
     pub fn point(&self, start_idx: usize) -> StartPoint {
         match self {
             StartSet::Plane { a, b } => {
@@ -255,7 +262,8 @@ impl StartSet {
             }
             StartSet::Orbit { product, log_alpha } => {
                 let la = log_alpha.value(start_idx);
-                let (a, b) = orbit_point(*product, la);
+                let [a, b] = ProductChain::orbit_point(*product, la)
+                    .expect("log α range checked by StartSet::validate");
                 StartPoint {
                     a,
                     b,
@@ -264,14 +272,6 @@ impl StartSet {
             }
         }
     }
-}
-
-/// The point (√|c|·α, sign(c)·√|c|/α), α = e^{log α}, on the orbit a·b = c.
-pub fn orbit_point(product: f64, log_alpha: f64) -> (f64, f64) {
-    let alpha = log_alpha.exp();
-    let root = product.abs().sqrt();
-    let sign = if product < 0.0 { -1.0 } else { 1.0 };
-    (root * alpha, sign * root / alpha)
 }
 
 /// Rounding of the toy update.
@@ -460,12 +460,29 @@ mod tests {
 
     #[test]
     fn orbit_points_lie_on_the_orbit() {
-        let (a, b) = orbit_point(9.0, 0.0);
-        assert_eq!((a, b), (3.0, 3.0));
-        let (a, b) = orbit_point(9.0, 2.0f64.ln());
-        assert!((a - 6.0).abs() < 1e-14 && (b - 1.5).abs() < 1e-14);
-        let (a, b) = orbit_point(-4.0, 0.5);
-        assert!((a * b + 4.0).abs() < 1e-12 && a > 0.0 && b < 0.0);
+        let orbit = |product: f64, lo: f64, hi: f64| StartSet::Orbit {
+            product,
+            log_alpha: Axis::new(lo, hi, 2).unwrap(),
+        };
+        let p = orbit(9.0, 0.0, 2.0f64.ln());
+        p.validate().unwrap();
+        let (s0, s1) = (p.point(0), p.point(1));
+        assert_eq!((s0.a, s0.b, s0.log_alpha), (3.0, 3.0, Some(0.0)));
+        assert!((s1.a - 6.0).abs() < 1e-14 && (s1.b - 1.5).abs() < 1e-14);
+        let s = orbit(-4.0, 0.5, 0.5).point(0);
+        assert!((s.a * s.b + 4.0).abs() < 1e-12 && s.a > 0.0 && s.b < 0.0);
+    }
+
+    #[test]
+    fn orbit_ends_where_alpha_overflows_are_rejected() {
+        for (lo, hi) in [(0.0, 800.0), (-800.0, 0.0)] {
+            let bad = StartSet::Orbit {
+                product: 9.0,
+                log_alpha: Axis::new(lo, hi, 3).unwrap(),
+            };
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains("log_alpha") && e.contains("800"), "{e}");
+        }
     }
 
     #[test]

@@ -282,11 +282,7 @@ fn burst<const FUSED: bool>(st: &mut LaneState, s: f64, conv: f64, div: f64) {
     for _ in 0..BURST {
         for k in 0..LANES {
             let (a, b, t) = (st.a[k], st.b[k], st.t[k]);
-            let r = if FUSED {
-                a.mul_add(b, -2.0)
-            } else {
-                a * b - 2.0
-            };
+            let r = residual::<FUSED>(a, b);
             let loss = r * r;
             let stop = !(loss <= div) | (loss < conv) | (t >= s);
             let lg = st.lr[k] * (2.0 * r);
@@ -302,17 +298,24 @@ fn burst<const FUSED: bool>(st: &mut LaneState, s: f64, conv: f64, div: f64) {
     }
 }
 
+/// The residual r = a·b − 2 of the toy, separate multiply and subtract or one fused
+/// multiply-add.
+#[inline(always)]
+fn residual<const FUSED: bool>(a: f64, b: f64) -> f64 {
+    if FUSED {
+        a.mul_add(b, -2.0)
+    } else {
+        a * b - 2.0
+    }
+}
+
 /// Bit k set when lane k's stop test fires.
 #[inline(always)]
 fn stop_mask<const FUSED: bool>(st: &LaneState, s: f64, conv: f64, div: f64) -> u64 {
     let mut mask = 0u64;
     for k in 0..LANES {
         let (a, b) = (st.a[k], st.b[k]);
-        let r = if FUSED {
-            a.mul_add(b, -2.0)
-        } else {
-            a * b - 2.0
-        };
+        let r = residual::<FUSED>(a, b);
         let loss = r * r;
         let stop = !(loss <= div) | (loss < conv) | (st.t[k] >= s);
         mask |= (stop as u64) << k;
@@ -384,11 +387,7 @@ pub(crate) fn finish_cell<const FUSED: bool>(
     b: f64,
     t: f64,
 ) -> ToyCellResult {
-    let r = if FUSED {
-        a.mul_add(b, -2.0)
-    } else {
-        a * b - 2.0
-    };
+    let r = residual::<FUSED>(a, b);
     let loss = r * r;
     let outcome = p.stop_rule.classify(loss).unwrap_or(Outcome::Unfinished);
     ToyCellResult {
@@ -403,21 +402,7 @@ pub(crate) fn finish_cell<const FUSED: bool>(
 /// Classifies a stopped lane with the core's stop rule (the same loss bits as the lanes).
 #[inline(always)]
 fn finish<const FUSED: bool>(st: &LaneState, k: usize, p: &ToyParams) -> ToyCellResult {
-    let (a, b) = (st.a[k], st.b[k]);
-    let r = if FUSED {
-        a.mul_add(b, -2.0)
-    } else {
-        a * b - 2.0
-    };
-    let loss = r * r;
-    let outcome = p.stop_rule.classify(loss).unwrap_or(Outcome::Unfinished);
-    ToyCellResult {
-        outcome,
-        steps: st.t[k] as u32,
-        final_loss: loss,
-        a,
-        b,
-    }
+    finish_cell::<FUSED>(p, st.a[k], st.b[k], st.t[k])
 }
 
 #[cfg(test)]

@@ -230,12 +230,10 @@ where
     let positions = (0..n_pos)
         .into_par_iter()
         .map(|k| {
-            let (lambda_max, stable) = match hessian_spectrum(model, &starts[k]) {
-                Ok(e) => (e.lambda_max(), e.stable_learning_rate()),
-                Err(Error::NonFinite { .. }) => (
-                    f64::NAN,
-                    symstab_core::spectrum::stable_learning_rate(f64::NAN),
-                ),
+            // A Hessian with a non-finite entry has λmax NaN (and the core's bound for it).
+            let lambda_max = match hessian_spectrum(model, &starts[k]) {
+                Ok(e) => e.lambda_max(),
+                Err(Error::NonFinite { .. }) => f64::NAN,
                 Err(e) => return Err(e),
             };
             let mut record = PositionRecord {
@@ -243,7 +241,7 @@ where
                 log_alpha: alphas[k],
                 loss_start: losses[k],
                 lambda_max_start: lambda_max,
-                stable_lr_start: stable,
+                stable_lr_start: symstab_core::spectrum::stable_learning_rate(lambda_max),
                 critical_lr: None,
                 critical_lower: None,
                 critical_evaluations: 0,

@@ -210,10 +210,6 @@ fn run_in_dir(
 ) -> Result<SweepSummary> {
     let result = store::run_toy_sweep_in_dir(dir, spec, options, shard, progress)
         .with_context(|| format!("--out {}", dir.display()))?;
-    let owned: Vec<(usize, PathBuf)> = chunk_files(dir)?
-        .into_iter()
-        .filter(|(c, _)| shard.owns(*c))
-        .collect();
     let mut summary = SweepSummary {
         complete: result.shard_complete,
         out: Some(dir.display().to_string()),
@@ -226,17 +222,8 @@ fn run_in_dir(
         .filter(|(c, _)| shard.owns(*c))
         .map(|(_, r)| r.len())
         .sum();
-    for (chunk, path) in &owned {
-        // A complete sweep returns its records; otherwise read the shard's chunk files.
-        let read;
-        let records: &[CellRecord] = match (&result.records, ranges.get(*chunk)) {
-            (Some(all), Some(range)) => &all[range.clone()],
-            _ => {
-                read = store::read_results_csv(path)?;
-                &read
-            }
-        };
-        let fresh = result.computed_chunks.binary_search(chunk).is_ok();
+    let mut tally = |chunk: usize, records: &[CellRecord]| {
+        let fresh = result.computed_chunks.binary_search(&chunk).is_ok();
         for r in records {
             add_outcome(&mut summary, r.outcome);
             if fresh {
@@ -244,6 +231,22 @@ fn run_in_dir(
                 summary.steps += u64::from(r.steps);
             } else {
                 summary.reused += 1;
+            }
+        }
+    };
+    match &result.records {
+        // A complete sweep returns its records (every chunk, the whole sweep's shard).
+        Some(all) => {
+            for (chunk, range) in ranges.iter().enumerate() {
+                tally(chunk, &all[range.clone()]);
+            }
+        }
+        // Otherwise read the shard's chunk files that exist.
+        None => {
+            for (chunk, path) in chunk_files(dir)? {
+                if shard.owns(chunk) {
+                    tally(chunk, &store::read_results_csv(&path)?);
+                }
             }
         }
     }

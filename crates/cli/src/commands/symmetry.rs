@@ -33,7 +33,7 @@ pub struct SymmetryReport {
 fn check_nontrivial(network: &symstab_core::mlp::Mlp, args: &CheckSymmetryArgs) -> Result<()> {
     let (arg, value) = match &args.model.model_file {
         Some(path) => ("--model-file", path.display().to_string()),
-        None => ("--widths", problem::join_usize(network.widths())),
+        None => ("--widths", problem::join(network.widths())),
     };
     let hidden = &network.widths()[1..network.widths().len() - 1];
     let action = args.action.trim();

@@ -35,6 +35,41 @@ pub fn symstab(args: &[&str]) -> Run {
     }
 }
 
+/// Runs `symstab` expecting failure: a non-zero exit code, nothing on stdout and an
+/// `error: ` message on stderr containing every string of `needles`. Returns the exit code
+/// and the message (trailing whitespace trimmed).
+pub fn fails(args: &[&str], needles: &[&str]) -> (i32, String) {
+    let run = symstab(args);
+    let code = match run.code {
+        Some(c) if c != 0 => c,
+        _ => panic!("symstab {args:?} succeeded or was killed: {}", run.stdout),
+    };
+    assert!(
+        run.stdout.is_empty(),
+        "symstab {args:?} printed {:?}",
+        run.stdout
+    );
+    let message = run.stderr.trim_end().to_owned();
+    assert!(
+        message.starts_with("error: "),
+        "symstab {args:?}: {message:?}"
+    );
+    for n in needles {
+        assert!(
+            message.contains(n),
+            "symstab {args:?}: {message:?} does not name {n:?}"
+        );
+    }
+    (code, message)
+}
+
+/// Like [`fails`], and the message is a single line; returns the message.
+pub fn fails_one_line(args: &[&str], needles: &[&str]) -> String {
+    let (_, message) = fails(args, needles);
+    assert_eq!(message.lines().count(), 1, "symstab {args:?}: {message:?}");
+    message
+}
+
 /// Runs `symstab` expecting success and one JSON object on stdout.
 pub fn json(args: &[&str]) -> Value {
     let run = symstab(args);
