@@ -13,10 +13,10 @@ use symstab_core::dynamics::experiments::{
 };
 use symstab_core::stability::CriticalOptions;
 
-use super::dynamics_plot::{Corner, Series, disc, line_colour, panel};
+use super::dynamics_plot::{Series, disc, line_colour, panel};
 use super::{Context, FigureResult};
 use crate::render::axis::{Axis, Scale, format_number};
-use crate::render::draw::{self, LegendEntry, LineStyle, Swatch};
+use crate::render::draw::{self, LegendEntry, LegendPlace, LineStyle, Swatch};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -162,7 +162,16 @@ fn loss_panel(
     )];
     // Top right: the diverging run leaves the panel within a few steps and the others
     // stay far below, so the corner is empty.
-    panel(root, rect, &x, &y, &series, &[], extra, Corner::TopRight)?;
+    panel(
+        root,
+        rect,
+        &x,
+        &y,
+        &series,
+        &[],
+        extra,
+        LegendPlace::TopRight,
+    )?;
     Ok(())
 }
 
@@ -224,7 +233,7 @@ fn orbit_panel(
         &series,
         &markers,
         extra,
-        Corner::BottomLeft,
+        LegendPlace::BottomLeft,
     )?;
     Ok(())
 }

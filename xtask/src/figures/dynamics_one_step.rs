@@ -15,10 +15,10 @@ use symstab_core::dynamics::lambda_max;
 use symstab_core::mlp::Activation;
 use symstab_core::mlp::symmetry::Symmetry;
 
-use super::dynamics_plot::{Corner, Series, disc, line_colour, panel};
+use super::dynamics_plot::{Series, disc, line_colour, panel};
 use super::{Context, FigureResult};
 use crate::render::axis::{Axis, Scale, format_number};
-use crate::render::draw::{self, LegendEntry, LineStyle, Swatch};
+use crate::render::draw::{self, LegendEntry, LegendPlace, LineStyle, Swatch};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -163,7 +163,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             &series,
             &markers,
             extra,
-            Corner::TopLeft,
+            LegendPlace::TopLeft,
         )?;
         Ok(())
     })?;

@@ -3,7 +3,9 @@
 
 use crate::render::axis::{Axis, PlotBox};
 use crate::render::colour;
-use crate::render::draw::{self, Area, DrawResult, LegendEntry, LineStyle, Marker, Shape, Swatch};
+use crate::render::draw::{
+    self, Area, DrawResult, LegendEntry, LegendPlace, LineStyle, Marker, Shape, Swatch,
+};
 
 /// A curve of a panel; `label` None keeps it out of the legend.
 pub struct Series {
@@ -35,17 +37,6 @@ impl Series {
     }
 }
 
-/// Where the legend sits inside the plot box.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Corner {
-    /// Top left.
-    TopLeft,
-    /// Top right.
-    TopRight,
-    /// Bottom left.
-    BottomLeft,
-}
-
 /// A disc marker of the given colour with a black outline.
 pub fn disc(fill: plotters::style::RGBColor, size: i32) -> Marker {
     Marker {
@@ -74,7 +65,7 @@ pub fn panel(
     series: &[Series],
     markers: &[((f64, f64), Marker)],
     extra: Vec<LegendEntry>,
-    corner: Corner,
+    corner: LegendPlace,
 ) -> DrawResult<PlotBox> {
     let pbox = draw::draw_axes(root, rect, x, y)?;
     for s in series {
@@ -114,17 +105,7 @@ pub fn panel(
         .collect();
     entries.extend(extra);
     if !entries.is_empty() {
-        let (l, t, r, b) = pbox.bounds();
-        let (w, h) = draw::legend_size(root, &entries);
-        let x = match corner {
-            Corner::TopLeft | Corner::BottomLeft => l as i32 + 10,
-            Corner::TopRight => r as i32 - 10 - w,
-        };
-        let y = match corner {
-            Corner::TopLeft | Corner::TopRight => t as i32 + 10,
-            Corner::BottomLeft => b as i32 - 10 - h,
-        };
-        draw::draw_legend(root, (x, y), &entries)?;
+        draw::draw_legend_inside(root, &pbox, &entries, corner, (10, 10))?;
     }
     Ok(pbox)
 }

@@ -15,8 +15,10 @@ use symstab_core::orbit::{
 
 use super::network_common::{ALPHA_MAX, ALPHA_MIN, Case, POINTS, cases, path_label, paths};
 use super::{Context, FigureResult};
-use crate::render::axis::{Axis, PlotBox, Scale, data_range, format_number, pad_range};
-use crate::render::draw::{self, Area, DrawResult, LegendEntry, LineStyle, Marker, Shape, Swatch};
+use crate::render::axis::{Axis, Scale, data_range, format_number, pad_range};
+use crate::render::draw::{
+    self, Area, DrawResult, LegendEntry, LegendPlace, LineStyle, Marker, Shape, Swatch,
+};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -337,18 +339,11 @@ fn panel(
         entries.push(LegendEntry::new(Swatch::Blank, text));
     }
     draw::draw_box_outline(root, &pbox)?;
-    legend(root, &pbox, &entries, !stable)
-}
-
-fn legend(root: &Area<'_>, pbox: &PlotBox, entries: &[LegendEntry], at_top: bool) -> DrawResult {
-    let (l, t, r, b) = pbox.bounds();
-    let (w, h) = draw::legend_size(root, entries);
-    let x = ((l + r) / 2.0) as i32 - w / 2;
-    let y = if at_top {
-        t as i32 + 10
+    let place = if stable {
+        LegendPlace::BottomCentre
     } else {
-        b as i32 - 10 - h
+        LegendPlace::TopCentre
     };
-    draw::draw_legend(root, (x, y), entries)?;
+    draw::draw_legend_inside(root, &pbox, &entries, place, (0, 10))?;
     Ok(())
 }

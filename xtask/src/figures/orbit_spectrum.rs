@@ -12,8 +12,10 @@ use plotters::style::text_anchor::{HPos, VPos};
 use super::orbit::{ALPHA_MAX, ALPHA_MIN, OrbitPoint, log_alpha_axis, orbit_point, orbit_points};
 use super::study_animation::LEARNING_RATES;
 use super::{Context, FigureResult, gap_note};
-use crate::render::axis::{Axis, PlotBox, Scale, data_range, format_number, pad_range};
-use crate::render::draw::{self, Area, DrawResult, LegendEntry, LineStyle, Marker, Shape, Swatch};
+use crate::render::axis::{Axis, Scale, data_range, format_number, pad_range};
+use crate::render::draw::{
+    self, Area, DrawResult, LegendEntry, LegendPlace, LineStyle, Marker, Shape, Swatch,
+};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -80,25 +82,6 @@ fn study_marker(shape: Shape, fill: plotters::style::RGBColor) -> Marker {
         fill,
         outline: colour::BLACK,
     }
-}
-
-/// Draws the legend centred horizontally in the plot box, at its top or bottom.
-fn legend_centred(
-    root: &Area<'_>,
-    pbox: &PlotBox,
-    entries: &[LegendEntry],
-    at_top: bool,
-) -> DrawResult {
-    let (l, t, r, b) = pbox.bounds();
-    let (w, h) = draw::legend_size(root, entries);
-    let x = ((l + r) / 2.0) as i32 - w / 2;
-    let y = if at_top {
-        t as i32 + 12
-    } else {
-        b as i32 - 12 - h
-    };
-    draw::draw_legend(root, (x, y), entries)?;
-    Ok(())
 }
 
 fn top_panel(
@@ -176,7 +159,8 @@ fn top_panel(
         ));
     }
     draw::draw_box_outline(root, &pbox)?;
-    legend_centred(root, &pbox, &entries, true)
+    draw::draw_legend_inside(root, &pbox, &entries, LegendPlace::TopCentre, (0, 12))?;
+    Ok(())
 }
 
 fn bottom_panel(
@@ -247,5 +231,6 @@ fn bottom_panel(
         ));
     }
     draw::draw_box_outline(root, &pbox)?;
-    legend_centred(root, &pbox, &entries, false)
+    draw::draw_legend_inside(root, &pbox, &entries, LegendPlace::BottomCentre, (0, 12))?;
+    Ok(())
 }

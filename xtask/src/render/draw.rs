@@ -582,6 +582,44 @@ pub fn draw_legend(
     Ok((w, h))
 }
 
+/// Where a legend sits inside a plot box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegendPlace {
+    /// Top left corner.
+    TopLeft,
+    /// Top right corner.
+    TopRight,
+    /// Bottom left corner.
+    BottomLeft,
+    /// Centred horizontally, at the top.
+    TopCentre,
+    /// Centred horizontally, at the bottom.
+    BottomCentre,
+}
+
+/// Draws a legend box inside the plot box at `place`, `inset` pixels (horizontal,
+/// vertical) from the frame; returns its size.
+pub fn draw_legend_inside(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    entries: &[LegendEntry],
+    place: LegendPlace,
+    (inset_x, inset_y): (i32, i32),
+) -> DrawResult<(i32, i32)> {
+    let (l, t, r, b) = pbox.bounds();
+    let (w, h) = legend_size(root, entries);
+    let x = match place {
+        LegendPlace::TopLeft | LegendPlace::BottomLeft => l as i32 + inset_x,
+        LegendPlace::TopRight => r as i32 - inset_x - w,
+        LegendPlace::TopCentre | LegendPlace::BottomCentre => ((l + r) / 2.0) as i32 - w / 2,
+    };
+    let y = match place {
+        LegendPlace::TopLeft | LegendPlace::TopRight | LegendPlace::TopCentre => t as i32 + inset_y,
+        LegendPlace::BottomLeft | LegendPlace::BottomCentre => b as i32 - inset_y - h,
+    };
+    draw_legend(root, (x, y), entries)
+}
+
 /// Draws legend rows (swatch and text) without a box, as if the box's corner were at `(x, y)`.
 fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEntry]) -> DrawResult {
     let row = legend_row_height();
