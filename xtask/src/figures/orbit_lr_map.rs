@@ -14,7 +14,7 @@ use symstab_sweep::runner::{RunOptions, run_toy_sweep};
 
 use super::orbit::{ALPHA_MAX, ALPHA_MIN, MAX_STEPS, PRODUCT, log_alpha_axis, orbit_points};
 use super::{
-    Context, FigureResult, StepsScale, category_legend, gap_note, outcome_counts, write_records,
+    Context, FigureResult, StepsScale, draw_steps_key, gap_note, outcome_counts, write_records,
 };
 use crate::progress::SweepProgress;
 use crate::render::axis::{Axis, Scale};
@@ -124,33 +124,17 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         }
         draw::draw_box_outline(root, &pbox)?;
 
-        let (_, top, right, bottom) = pbox.bounds();
-        let bar_bottom = (top + 0.48 * (bottom - top)) as i32;
-        let bar_left = right as i32 + 40;
-        draw::draw_colour_bar(
-            root,
-            (bar_left, top as i32 + 8, bar_left + 28, bar_bottom),
-            &steps.axis,
-            &|v| steps.colour(v),
-        )?;
-        let mut entries = vec![LegendEntry::new(
-            Swatch::Blank,
-            "converged: shade = steps (bar)",
-        )];
-        entries.extend(category_legend(&records, MAX_STEPS));
-        entries.push(LegendEntry::new(
-            Swatch::Line(stable_style),
-            "2/λmax at the start (predicted)",
-        ));
-        entries.push(LegendEntry::new(
-            Swatch::Line(critical_style),
-            "critical η (bisected)",
-        ));
+        let mut entries = vec![
+            LegendEntry::new(
+                Swatch::Line(stable_style),
+                "2/λmax at the start (predicted)",
+            ),
+            LegendEntry::new(Swatch::Line(critical_style), "critical η (bisected)"),
+        ];
         entries.extend(gap_note("2/λmax", points.iter().map(|p| p.stable_lr)));
         entries.extend(gap_note("critical η", points.iter().map(|p| p.critical_lr)));
         entries.extend(study_entries);
-        draw::draw_legend(root, (right as i32 + 30, bar_bottom + 40), &entries)?;
-        Ok(())
+        draw_steps_key(root, &pbox, &steps, &records, MAX_STEPS, entries)
     })?;
     Ok(vec![png_path, csv_path, curves_path])
 }
