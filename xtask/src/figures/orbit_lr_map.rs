@@ -4,7 +4,7 @@
 //! bisected critical learning rate(α) drawn over it.
 //!
 //! Numbers: the cells are a symstab-sweep orbit sweep; the curves come from
-//! [`super::orbit::orbit_points`] (symstab-core spectrum and bisection).
+//! [`super::orbit::curve_points`] (symstab-core spectrum and bisection).
 
 use std::path::PathBuf;
 
@@ -12,7 +12,9 @@ use symstab_sweep::grid::{LearningRates, StartSet, SweepSpec};
 use symstab_sweep::record::toy_records;
 use symstab_sweep::runner::{RunOptions, run_toy_sweep};
 
-use super::orbit::{ALPHA_MAX, ALPHA_MIN, MAX_STEPS, PRODUCT, log_alpha_axis, orbit_points};
+use super::orbit::{
+    ALPHA_MAX, ALPHA_MIN, MAX_STEPS, PRODUCT, curve_len, curve_points, log_alpha_axis,
+};
 use super::{
     Context, FigureResult, StepsScale, draw_steps_key, gap_note, outcome_counts, write_records,
 };
@@ -30,7 +32,8 @@ pub const SIZE: (u32, u32) = (1340, 860);
 
 /// Renders the map and writes its cells and curves as CSV.
 pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
-    let (n_alpha, n_lr) = if ctx.quick { (41, 40) } else { (301, 240) };
+    let n_alpha = curve_len(ctx.quick);
+    let n_lr = if ctx.quick { 40 } else { 240 };
     let log_alpha = log_alpha_axis(n_alpha)?;
     // Learning rates evenly spaced in log10 (the layout of the map's vertical axis).
     let rates: Vec<f64> = (0..n_lr)
@@ -59,7 +62,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let csv_path = ctx.path("orbit_lr_map.csv");
     write_records(&csv_path, &records)?;
 
-    let points = orbit_points(&log_alpha)?;
+    let points = curve_points(ctx.quick)?;
     let curves_path = ctx.path("orbit_lr_map_curves.csv");
     table::write_csv(&curves_path, points.iter())?;
 

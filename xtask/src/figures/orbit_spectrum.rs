@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::orbit::{ALPHA_MAX, ALPHA_MIN, OrbitPoint, log_alpha_axis, orbit_point, orbit_points};
+use super::orbit::{ALPHA_MAX, ALPHA_MIN, OrbitPoint, curve_points, orbit_point};
 use super::study_animation::LEARNING_RATES;
 use super::{Context, FigureResult, gap_note};
 use crate::render::axis::{Axis, Scale, data_range, format_number, pad_range};
@@ -25,8 +25,7 @@ const LR_MAX: f64 = 0.2;
 
 /// Renders the two panels and writes the curves as CSV.
 pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
-    let n_alpha = if ctx.quick { 41 } else { 301 };
-    let points = orbit_points(&log_alpha_axis(n_alpha)?)?;
+    let points = curve_points(ctx.quick)?;
     let csv_path = ctx.path("orbit_spectrum.csv");
     table::write_csv(&csv_path, points.iter())?;
     let study = [
@@ -60,14 +59,14 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             root,
             (0, 56, SIZE.0 as i32 - 10, split - 6),
             &x_axis,
-            &points,
+            points,
             &study,
         )?;
         bottom_panel(
             root,
             (0, split + 6, SIZE.0 as i32 - 10, SIZE.1 as i32 - 4),
             &x_axis,
-            &points,
+            points,
             &study,
         )?;
         Ok(())
