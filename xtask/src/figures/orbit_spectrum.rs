@@ -12,7 +12,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 use super::orbit::{ALPHA_MAX, ALPHA_MIN, OrbitPoint, curve_points, orbit_point};
 use super::study_animation::LEARNING_RATES;
 use super::{Context, FigureResult, gap_note};
-use crate::render::axis::{Axis, Scale, data_range, format_number, pad_range};
+use crate::render::axis::{Axis, PlotBox, Scale, data_range, format_number, pad_range};
 use crate::render::draw::{
     self, Area, DrawResult, LegendEntry, LegendPlace, LineStyle, Marker, Shape, Swatch,
 };
@@ -83,6 +83,53 @@ fn study_marker(shape: Shape, fill: plotters::style::RGBColor) -> Marker {
     }
 }
 
+/// Draws a level line across the panel at `level(η)` for each of the study's learning
+/// rates η.
+fn draw_rate_levels(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    level: fn(f64) -> f64,
+    style: LineStyle,
+) -> DrawResult {
+    for lr in LEARNING_RATES {
+        draw::draw_line(
+            root,
+            pbox,
+            &[(ALPHA_MIN, level(lr)), (ALPHA_MAX, level(lr))],
+            style,
+        )?;
+    }
+    Ok(())
+}
+
+/// Marks each study start at α and each of the values `at` picks, and adds one legend row
+/// per start: "start (a, b): " and `describe`'s text.
+fn mark_starts(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    study: &[(OrbitPoint, Shape, plotters::style::RGBColor)],
+    at: &[fn(&OrbitPoint) -> f64],
+    entries: &mut Vec<LegendEntry>,
+    describe: impl Fn(&OrbitPoint) -> String,
+) -> DrawResult {
+    for (p, shape, fill) in study {
+        let marker = study_marker(*shape, *fill);
+        for value in at {
+            draw::draw_marker(root, pbox, (p.alpha, value(p)), marker)?;
+        }
+        entries.push(LegendEntry::new(
+            Swatch::Point(marker),
+            format!(
+                "start ({}, {}): {}",
+                format_number(p.a),
+                format_number(p.b),
+                describe(p)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn top_panel(
     root: &Area<'_>,
     rect: (i32, i32, i32, i32),
@@ -101,14 +148,7 @@ fn top_panel(
     let curve: Vec<(f64, f64)> = points.iter().map(|p| (p.alpha, p.lambda_max)).collect();
     let curve_style = LineStyle::solid(colour::LINES[0], 3);
     let level_style = LineStyle::dashed(colour::UNFINISHED, 2);
-    for lr in LEARNING_RATES {
-        draw::draw_line(
-            root,
-            &pbox,
-            &[(ALPHA_MIN, 2.0 / lr), (ALPHA_MAX, 2.0 / lr)],
-            level_style,
-        )?;
-    }
+    draw_rate_levels(root, &pbox, |lr| 2.0 / lr, level_style)?;
     // Each 2/η line is labelled just above it at α = 1, where λmax(α) is lowest and far
     // below all three lines.
     for lr in LEARNING_RATES {
@@ -140,23 +180,9 @@ fn top_panel(
             LEARNING_RATES.map(format_number).join(", ")
         ),
     )]);
-    for (p, shape, fill) in study {
-        draw::draw_marker(
-            root,
-            &pbox,
-            (p.alpha, p.lambda_max),
-            study_marker(*shape, *fill),
-        )?;
-        entries.push(LegendEntry::new(
-            Swatch::Point(study_marker(*shape, *fill)),
-            format!(
-                "start ({}, {}): λmax = {:.1}",
-                format_number(p.a),
-                format_number(p.b),
-                p.lambda_max
-            ),
-        ));
-    }
+    mark_starts(root, &pbox, study, &[|p| p.lambda_max], &mut entries, |p| {
+        format!("λmax = {:.1}", p.lambda_max)
+    })?;
     draw::draw_box_outline(root, &pbox)?;
     draw::draw_legend_inside(root, &pbox, &entries, LegendPlace::TopCentre, (0, 12))?;
     Ok(())
@@ -174,14 +200,7 @@ fn bottom_panel(
     let stable_style = LineStyle::solid(colour::LINES[0], 3);
     let critical_style = LineStyle::dashed(colour::LINES[1], 3);
     let study_style = LineStyle::dashed(colour::UNFINISHED, 2);
-    for lr in LEARNING_RATES {
-        draw::draw_line(
-            root,
-            &pbox,
-            &[(ALPHA_MIN, lr), (ALPHA_MAX, lr)],
-            study_style,
-        )?;
-    }
+    draw_rate_levels(root, &pbox, |lr| lr, study_style)?;
     let stable: Vec<(f64, f64)> = points.iter().map(|p| (p.alpha, p.stable_lr)).collect();
     let critical: Vec<(f64, f64)> = points.iter().map(|p| (p.alpha, p.critical_lr)).collect();
     draw::draw_line(root, &pbox, &stable, stable_style)?;
@@ -205,30 +224,19 @@ fn bottom_panel(
     ];
     entries.extend(gap_note("2/λmax", points.iter().map(|p| p.stable_lr)));
     entries.extend(gap_note("critical η", points.iter().map(|p| p.critical_lr)));
-    for (p, shape, fill) in study {
-        draw::draw_marker(
-            root,
-            &pbox,
-            (p.alpha, p.stable_lr),
-            study_marker(*shape, *fill),
-        )?;
-        draw::draw_marker(
-            root,
-            &pbox,
-            (p.alpha, p.critical_lr),
-            study_marker(*shape, *fill),
-        )?;
-        entries.push(LegendEntry::new(
-            Swatch::Point(study_marker(*shape, *fill)),
+    mark_starts(
+        root,
+        &pbox,
+        study,
+        &[|p| p.stable_lr, |p| p.critical_lr],
+        &mut entries,
+        |p| {
             format!(
-                "start ({}, {}): 2/λmax = {:.4}, critical η = {:.4}",
-                format_number(p.a),
-                format_number(p.b),
-                p.stable_lr,
-                p.critical_lr
-            ),
-        ));
-    }
+                "2/λmax = {:.4}, critical η = {:.4}",
+                p.stable_lr, p.critical_lr
+            )
+        },
+    )?;
     draw::draw_box_outline(root, &pbox)?;
     draw::draw_legend_inside(root, &pbox, &entries, LegendPlace::BottomCentre, (0, 12))?;
     Ok(())
