@@ -53,9 +53,7 @@ pub fn line_colour(k: usize) -> plotters::style::RGBColor {
 }
 
 /// Draws one panel into `rect`: axes, the series in order, the markers, then the legend
-/// (series rows first, then `extra` rows). Returns the plot box. Finite values outside the
-/// y range are drawn at its edge (a spike shows as touching the frame), so steep segments
-/// never leave the box. Thick solid curves are stroked segment by segment (no joins).
+/// (series rows first, then `extra` rows). Returns the plot box; curves are clipped at it.
 #[allow(clippy::too_many_arguments)] // one call per panel, every argument named at the call
 pub fn panel(
     root: &Area<'_>,
@@ -69,27 +67,7 @@ pub fn panel(
 ) -> DrawResult<PlotBox> {
     let pbox = draw::draw_axes(root, rect, x, y)?;
     for s in series {
-        let clamped: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .map(|&(px, py)| {
-                let py = if py.is_finite() {
-                    py.clamp(y.min, y.max)
-                } else {
-                    py
-                };
-                (px, py)
-            })
-            .collect();
-        if s.style.dash.is_none() && s.style.width > 1 {
-            // Segment by segment: a thick polyline's miter joins at sharp spikes would
-            // reach far outside the box.
-            for pair in clamped.windows(2) {
-                draw::draw_line(root, &pbox, pair, s.style)?;
-            }
-        } else {
-            draw::draw_line(root, &pbox, &clamped, s.style)?;
-        }
+        draw::draw_line(root, &pbox, &s.points, s.style)?;
     }
     for &(p, m) in markers {
         draw::draw_marker(root, &pbox, p, m)?;
