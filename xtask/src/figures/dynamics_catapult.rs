@@ -11,6 +11,7 @@ use serde::Serialize;
 use symstab_core::dynamics::experiments::{
     OrbitCritical, catapult_runs, linspace, orbit_critical_ratios, toy_lambda_max,
 };
+use symstab_core::spectrum::stable_learning_rate;
 use symstab_core::stability::CriticalOptions;
 
 use super::dynamics_plot::{Series, disc, line_colour, panel};
@@ -36,7 +37,7 @@ struct LossRow {
 /// Runs the toy, writes CSVs, renders.
 pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let lambda0 = toy_lambda_max([1.0, 9.0])?;
-    let stable = 2.0 / lambda0;
+    let stable = stable_learning_rate(lambda0).as_f64();
     let options = CriticalOptions {
         max_steps: 1000,
         relative_tolerance: 1e-7,

@@ -12,6 +12,7 @@ use symstab_core::orbit::{
     NeuronScaleOptions, OrbitScan, SearchOptions, SpectrumOptions, log_spaced,
     minimize_neuron_scales, path_minimum, scan_orbit,
 };
+use symstab_core::spectrum::stable_learning_rate;
 
 use super::network_common::{ALPHA_MAX, ALPHA_MIN, Case, POINTS, cases, path_label, paths};
 use super::{Context, FigureResult};
@@ -244,7 +245,8 @@ fn panel(
     (scans, descents): PanelData<'_>,
     stable: bool,
 ) -> DrawResult {
-    let value = |lambda: f64| if stable { 2.0 / lambda } else { lambda };
+    let stable_lr = |lambda: f64| stable_learning_rate(lambda).as_f64();
+    let value = |lambda: f64| if stable { stable_lr(lambda) } else { lambda };
     let range = data_range(
         scans
             .iter()
@@ -299,7 +301,7 @@ fn panel(
             format!(
                 "{point}, {}: best 2/λmax = {} at α = {}",
                 path_label(path),
-                format_number(2.0 / lambda),
+                format_number(stable_lr(*lambda)),
                 format_number(*alpha)
             )
         } else {
@@ -326,8 +328,8 @@ fn panel(
         let text = if stable {
             format!(
                 "{point}, per-neuron scales (descent): 2/λmax {} → {}",
-                format_number(2.0 / before),
-                format_number(2.0 / after)
+                format_number(stable_lr(*before)),
+                format_number(stable_lr(*after))
             )
         } else {
             format!(
