@@ -503,7 +503,7 @@ fn draw_pixel_polyline(
                 .map(|p| (p.0.round() as i32, p.1.round() as i32))
                 .collect();
             if style.width > 1 {
-                for run in split_at_sharp_turns(&ints) {
+                for run in split_at_sharp_turns(&thin_out(&ints)) {
                     root.draw(&PathElement::new(run, stroke))?;
                 }
             } else {
@@ -512,6 +512,30 @@ fn draw_pixel_polyline(
         }
     }
     Ok(())
+}
+
+/// Shortest segment of a thick line, in pixels.
+const MIN_SEGMENT_PX: f64 = 2.0;
+
+/// Drops the points of a pixel polyline closer than [`MIN_SEGMENT_PX`] to the last kept
+/// one (the last point is always kept). A curve sampled more densely than the pixels,
+/// rounded to whole pixels, is a staircase of 1-pixel steps; plotters' joins between such
+/// steps stick out of a thick line as ragged teeth.
+fn thin_out(points: &[(i32, i32)]) -> Vec<(i32, i32)> {
+    let mut kept: Vec<(i32, i32)> = Vec::with_capacity(points.len());
+    for (k, &p) in points.iter().enumerate() {
+        let far = kept
+            .last()
+            .is_none_or(|q| f64::from(p.0 - q.0).hypot(f64::from(p.1 - q.1)) >= MIN_SEGMENT_PX);
+        if far {
+            kept.push(p);
+        } else if k == points.len() - 1 && kept.len() > 1 {
+            *kept.last_mut().expect("not empty") = p;
+        } else if k == points.len() - 1 {
+            kept.push(p);
+        }
+    }
+    kept
 }
 
 /// Longest join allowed at a turn of a thick line, in half stroke widths (SVG's default
@@ -1007,6 +1031,16 @@ mod tests {
                 vec![(10, 0), (0, 4), (0, 20)]
             ]
         );
+    }
+
+    #[test]
+    fn thinning_keeps_segments_of_two_pixels_and_the_end() {
+        let staircase = [(0, 0), (1, 0), (1, 1), (2, 1), (3, 1), (3, 2), (4, 2)];
+        assert_eq!(thin_out(&staircase), vec![(0, 0), (2, 1), (4, 2)]);
+        // A last point too close to the kept one replaces it.
+        assert_eq!(thin_out(&[(0, 0), (3, 0), (4, 0)]), vec![(0, 0), (4, 0)]);
+        assert_eq!(thin_out(&[(0, 0), (1, 0)]), vec![(0, 0), (1, 0)]);
+        assert_eq!(thin_out(&[(5, 5)]), vec![(5, 5)]);
     }
 
     #[test]
