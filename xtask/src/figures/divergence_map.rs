@@ -86,18 +86,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         })
         .filter_map(|la| ProductChain::orbit_point(PRODUCT, la).ok())
         .map(|p| (p[0], p[1]))
-        .fold(Vec::new(), |mut kept: Vec<(f64, f64)>, p| {
-            // Consecutive points at least ~2.5 px apart: sub-pixel segments would be
-            // rounded to whole pixels one by one and draw a ragged stroke.
-            let min_gap = 2.5 * (2.0 * LIMIT) / PLOT_PX as f64;
-            if kept
-                .last()
-                .is_none_or(|q| (p.0 - q.0).hypot(p.1 - q.1) >= min_gap)
-            {
-                kept.push(p);
-            }
-            kept
-        });
+        .collect();
 
     let steps = StepsScale::for_cells(&records);
     let centres = CellCentres {
