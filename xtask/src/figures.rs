@@ -26,9 +26,10 @@ use plotters::style::RGBColor;
 use symstab_core::Outcome;
 use symstab_sweep::record::CellRecord;
 
+use crate::render::axis::PlotBox;
 use crate::render::axis::{Axis, Scale};
 use crate::render::colour;
-use crate::render::draw::{LegendEntry, Swatch};
+use crate::render::draw::{self, Area, DrawResult, LegendEntry, Swatch};
 
 /// Result of a figure routine.
 pub type FigureResult<T = ()> = Result<T, Box<dyn Error>>;
@@ -291,6 +292,36 @@ pub fn category_legend(records: &[CellRecord], max_steps: u32) -> Vec<LegendEntr
         ));
     }
     entries
+}
+
+/// Draws the key right of a steps-coloured cell map: the colour bar at the top and below
+/// it the legend, the cell rows (converged shade, then the fixed-colour categories that
+/// occur) followed by `entries`.
+pub fn draw_steps_key(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    steps: &StepsScale,
+    records: &[CellRecord],
+    max_steps: u32,
+    entries: Vec<LegendEntry>,
+) -> DrawResult {
+    let (_, top, right, bottom) = pbox.bounds();
+    let bar_bottom = (top + 0.48 * (bottom - top)) as i32;
+    let bar_left = right as i32 + 40;
+    draw::draw_colour_bar(
+        root,
+        (bar_left, top as i32 + 8, bar_left + 28, bar_bottom),
+        &steps.axis,
+        &|v| steps.colour(v),
+    )?;
+    let mut rows = vec![LegendEntry::new(
+        Swatch::Blank,
+        "converged: shade = steps (bar)",
+    )];
+    rows.extend(category_legend(records, max_steps));
+    rows.extend(entries);
+    draw::draw_legend(root, (right as i32 + 30, bar_bottom + 40), &rows)?;
+    Ok(())
 }
 
 /// A legend note when a curve has points without a value (drawn as gaps), else `None`.

@@ -17,7 +17,7 @@ use symstab_sweep::runner::{RunOptions, run_toy_sweep};
 
 use super::orbit::{ALPHA_MAX, ALPHA_MIN, PRODUCT};
 use super::{
-    Context, FigureResult, StepsScale, category_legend, outcome_counts, point_label, write_records,
+    Context, FigureResult, StepsScale, draw_steps_key, outcome_counts, point_label, write_records,
 };
 use crate::progress::SweepProgress;
 use crate::render::axis::{Axis, Scale};
@@ -86,18 +86,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         })
         .filter_map(|la| ProductChain::orbit_point(PRODUCT, la).ok())
         .map(|p| (p[0], p[1]))
-        .fold(Vec::new(), |mut kept: Vec<(f64, f64)>, p| {
-            // Consecutive points at least ~2.5 px apart: sub-pixel segments would be
-            // rounded to whole pixels one by one and draw a ragged stroke.
-            let min_gap = 2.5 * (2.0 * LIMIT) / PLOT_PX as f64;
-            if kept
-                .last()
-                .is_none_or(|q| (p.0 - q.0).hypot(p.1 - q.1) >= min_gap)
-            {
-                kept.push(p);
-            }
-            kept
-        });
+        .collect();
 
     let steps = StepsScale::for_cells(&records);
     let centres = CellCentres {
@@ -170,36 +159,23 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         }
         draw::draw_box_outline(root, &pbox)?;
 
-        let (_, top, right, bottom) = pbox.bounds();
-        let bar_bottom = (top + 0.48 * (bottom - top)) as i32;
-        let bar_left = right as i32 + 40;
-        draw::draw_colour_bar(
-            root,
-            (bar_left, top as i32 + 8, bar_left + 28, bar_bottom),
-            &steps.axis,
-            &|v| steps.colour(v),
-        )?;
-        let mut entries = vec![LegendEntry::new(
-            Swatch::Blank,
-            "converged: shade = steps (bar)",
-        )];
-        entries.extend(category_legend(&records, MAX_STEPS));
-        entries.push(LegendEntry::new(
-            Swatch::Line(boundary_style),
-            format!("2/λmax(a, b) = η = {LEARNING_RATE}"),
-        ));
-        entries.push(LegendEntry::new(
-            Swatch::CasedLine(orbit_style, orbit_casing, orbit_casing_width),
-            "orbit a·b = 9: (3α, 3/α)",
-        ));
+        let mut entries = vec![
+            LegendEntry::new(
+                Swatch::Line(boundary_style),
+                format!("2/λmax(a, b) = η = {LEARNING_RATE}"),
+            ),
+            LegendEntry::new(
+                Swatch::CasedLine(orbit_style, orbit_casing, orbit_casing_width),
+                "orbit a·b = 9: (3α, 3/α)",
+            ),
+        ];
         for (point, marker) in starts {
             entries.push(LegendEntry::new(
                 Swatch::Point(marker),
                 format!("start {}", point_label(point)),
             ));
         }
-        draw::draw_legend(root, (right as i32 + 30, bar_bottom + 40), &entries)?;
-        Ok(())
+        draw_steps_key(root, &pbox, &steps, &records, MAX_STEPS, entries)
     })?;
     Ok(vec![png_path, csv_path])
 }

@@ -11,12 +11,13 @@ use serde::Serialize;
 use symstab_core::dynamics::experiments::{
     OrbitCritical, catapult_runs, linspace, orbit_critical_ratios, toy_lambda_max,
 };
+use symstab_core::spectrum::stable_learning_rate;
 use symstab_core::stability::CriticalOptions;
 
-use super::dynamics_plot::{Corner, Series, disc, line_colour, panel};
+use super::dynamics_plot::{Series, disc, line_colour, panel};
 use super::{Context, FigureResult};
 use crate::render::axis::{Axis, Scale, format_number};
-use crate::render::draw::{self, LegendEntry, LineStyle, Swatch};
+use crate::render::draw::{self, LegendEntry, LegendPlace, LineStyle, Swatch};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -36,7 +37,7 @@ struct LossRow {
 /// Runs the toy, writes CSVs, renders.
 pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let lambda0 = toy_lambda_max([1.0, 9.0])?;
-    let stable = 2.0 / lambda0;
+    let stable = stable_learning_rate(lambda0).as_f64();
     let options = CriticalOptions {
         max_steps: 1000,
         relative_tolerance: 1e-7,
@@ -162,7 +163,16 @@ fn loss_panel(
     )];
     // Top right: the diverging run leaves the panel within a few steps and the others
     // stay far below, so the corner is empty.
-    panel(root, rect, &x, &y, &series, &[], extra, Corner::TopRight)?;
+    panel(
+        root,
+        rect,
+        &x,
+        &y,
+        &series,
+        &[],
+        extra,
+        LegendPlace::TopRight,
+    )?;
     Ok(())
 }
 
@@ -224,7 +234,7 @@ fn orbit_panel(
         &series,
         &markers,
         extra,
-        Corner::BottomLeft,
+        LegendPlace::BottomLeft,
     )?;
     Ok(())
 }

@@ -15,10 +15,10 @@ use symstab_core::dynamics::experiments::{balance_drift, log_log_slope};
 use symstab_core::mlp::Activation;
 use symstab_core::mlp::conserved::balance_trajectory;
 
-use super::dynamics_plot::{Corner, Series, disc, line_colour, panel};
+use super::dynamics_plot::{Series, disc, line_colour, panel};
 use super::{Context, FigureResult};
 use crate::render::axis::{Axis, Scale, format_number};
-use crate::render::draw::{self, LegendEntry, LineStyle, Swatch};
+use crate::render::draw::{self, LegendEntry, LegendPlace, LineStyle, Swatch};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -145,7 +145,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             &series,
             &[],
             extra,
-            Corner::BottomLeft,
+            LegendPlace::BottomLeft,
         )?;
         // Panel 2: identity error.
         let pts: Vec<(f64, f64)> = records
@@ -176,7 +176,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             &series,
             &[],
             extra,
-            Corner::TopLeft,
+            LegendPlace::TopLeft,
         )?;
         // Panel 3: drift vs η.
         let x = Axis::new("learning rate η", 1e-4, 0.1, Scale::Log);
@@ -236,7 +236,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             &series,
             &markers,
             extra,
-            Corner::TopLeft,
+            LegendPlace::TopLeft,
         )?;
         Ok(())
     })?;

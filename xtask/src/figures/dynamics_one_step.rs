@@ -14,11 +14,12 @@ use symstab_core::dynamics::experiments::{linspace, one_step_curve};
 use symstab_core::dynamics::lambda_max;
 use symstab_core::mlp::Activation;
 use symstab_core::mlp::symmetry::Symmetry;
+use symstab_core::spectrum::stable_learning_rate;
 
-use super::dynamics_plot::{Corner, Series, disc, line_colour, panel};
+use super::dynamics_plot::{Series, disc, line_colour, panel};
 use super::{Context, FigureResult};
 use crate::render::axis::{Axis, Scale, format_number};
-use crate::render::draw::{self, LegendEntry, LineStyle, Swatch};
+use crate::render::draw::{self, LegendEntry, LegendPlace, LineStyle, Swatch};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -70,19 +71,20 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let mut marks = vec![];
     for (name, p) in [("original", &original), ("rescaled", &twin)] {
         let l = lambda_max(&ts.problem, p, 0)?;
-        let at = one_step_curve(&ts.problem, p, &[2.0 / l])?[0].loss;
+        let stable_lr = stable_learning_rate(l).as_f64();
+        let at = one_step_curve(&ts.problem, p, &[stable_lr])?[0].loss;
         marks.push(Marks {
             network: name,
             loss: ts.problem.loss(p),
             lambda_max: l,
-            stable_lr: 2.0 / l,
+            stable_lr,
             loss_after_step_at_stable_lr: at,
         });
         eprintln!(
             "  {name}: loss {:.4}, λmax {:.3}, 2/λmax {:.4}, loss after a step at 2/λmax {:.4}",
             ts.problem.loss(p),
             l,
-            2.0 / l,
+            stable_lr,
             at
         );
     }
@@ -163,7 +165,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             &series,
             &markers,
             extra,
-            Corner::TopLeft,
+            LegendPlace::TopLeft,
         )?;
         Ok(())
     })?;

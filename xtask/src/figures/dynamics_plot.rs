@@ -3,7 +3,9 @@
 
 use crate::render::axis::{Axis, PlotBox};
 use crate::render::colour;
-use crate::render::draw::{self, Area, DrawResult, LegendEntry, LineStyle, Marker, Shape, Swatch};
+use crate::render::draw::{
+    self, Area, DrawResult, LegendEntry, LegendPlace, LineStyle, Marker, Shape, Swatch,
+};
 
 /// A curve of a panel; `label` None keeps it out of the legend.
 pub struct Series {
@@ -35,17 +37,6 @@ impl Series {
     }
 }
 
-/// Where the legend sits inside the plot box.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Corner {
-    /// Top left.
-    TopLeft,
-    /// Top right.
-    TopRight,
-    /// Bottom left.
-    BottomLeft,
-}
-
 /// A disc marker of the given colour with a black outline.
 pub fn disc(fill: plotters::style::RGBColor, size: i32) -> Marker {
     Marker {
@@ -62,9 +53,7 @@ pub fn line_colour(k: usize) -> plotters::style::RGBColor {
 }
 
 /// Draws one panel into `rect`: axes, the series in order, the markers, then the legend
-/// (series rows first, then `extra` rows). Returns the plot box. Finite values outside the
-/// y range are drawn at its edge (a spike shows as touching the frame), so steep segments
-/// never leave the box. Thick solid curves are stroked segment by segment (no joins).
+/// (series rows first, then `extra` rows). Returns the plot box; curves are clipped at it.
 #[allow(clippy::too_many_arguments)] // one call per panel, every argument named at the call
 pub fn panel(
     root: &Area<'_>,
@@ -74,31 +63,11 @@ pub fn panel(
     series: &[Series],
     markers: &[((f64, f64), Marker)],
     extra: Vec<LegendEntry>,
-    corner: Corner,
+    corner: LegendPlace,
 ) -> DrawResult<PlotBox> {
     let pbox = draw::draw_axes(root, rect, x, y)?;
     for s in series {
-        let clamped: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .map(|&(px, py)| {
-                let py = if py.is_finite() {
-                    py.clamp(y.min, y.max)
-                } else {
-                    py
-                };
-                (px, py)
-            })
-            .collect();
-        if s.style.dash.is_none() && s.style.width > 1 {
-            // Segment by segment: a thick polyline's miter joins at sharp spikes would
-            // reach far outside the box.
-            for pair in clamped.windows(2) {
-                draw::draw_line(root, &pbox, pair, s.style)?;
-            }
-        } else {
-            draw::draw_line(root, &pbox, &clamped, s.style)?;
-        }
+        draw::draw_line(root, &pbox, &s.points, s.style)?;
     }
     for &(p, m) in markers {
         draw::draw_marker(root, &pbox, p, m)?;
@@ -114,17 +83,7 @@ pub fn panel(
         .collect();
     entries.extend(extra);
     if !entries.is_empty() {
-        let (l, t, r, b) = pbox.bounds();
-        let (w, h) = draw::legend_size(root, &entries);
-        let x = match corner {
-            Corner::TopLeft | Corner::BottomLeft => l as i32 + 10,
-            Corner::TopRight => r as i32 - 10 - w,
-        };
-        let y = match corner {
-            Corner::TopLeft | Corner::TopRight => t as i32 + 10,
-            Corner::BottomLeft => b as i32 - 10 - h,
-        };
-        draw::draw_legend(root, (x, y), &entries)?;
+        draw::draw_legend_inside(root, &pbox, &entries, corner, (10, 10))?;
     }
     Ok(pbox)
 }

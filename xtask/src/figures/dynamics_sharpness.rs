@@ -13,10 +13,10 @@ use symstab_core::dynamics::{Optimizer, SharpnessRun, sharpness_during_training}
 use symstab_core::mlp::{Activation, Mlp, MlpProblem};
 use symstab_core::outcome::StopRule;
 
-use super::dynamics_plot::{Corner, Series, line_colour, panel};
+use super::dynamics_plot::{Series, line_colour, panel};
 use super::{Context, FigureResult};
 use crate::render::axis::{Axis, Scale, format_number};
-use crate::render::draw::{self, LineStyle};
+use crate::render::draw::{self, LegendPlace, LineStyle};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -173,7 +173,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             &series,
             &[],
             vec![],
-            Corner::TopRight,
+            LegendPlace::TopRight,
         )?;
         let lo = runs
             .iter()
@@ -206,7 +206,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             &series,
             &[],
             vec![],
-            Corner::TopRight,
+            LegendPlace::TopRight,
         )?;
         Ok(())
     })?;

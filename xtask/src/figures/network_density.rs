@@ -15,7 +15,7 @@ use symstab_core::orbit::{OrbitPath, SpectrumOptions, point_spectrum};
 use super::network_common::cases;
 use super::{Context, FigureResult};
 use crate::render::axis::{Axis, Scale, format_number, pad_range};
-use crate::render::draw::{self, LegendEntry, LineStyle, Swatch};
+use crate::render::draw::{self, LegendEntry, LegendPlace, LineStyle, Swatch};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -191,9 +191,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                     format!("trace = {} (exact)", format_number(extremes.trace)),
                 ),
             ];
-            let (_, t, r, _) = pbox.bounds();
-            let (w, _) = draw::legend_size(root, &entries);
-            draw::draw_legend(root, (r as i32 - w - 12, t as i32 + 10), &entries)?;
+            draw::draw_legend_inside(root, &pbox, &entries, LegendPlace::TopRight, (12, 10))?;
         }
         Ok(())
     })?;

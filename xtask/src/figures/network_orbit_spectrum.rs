@@ -12,11 +12,14 @@ use symstab_core::orbit::{
     NeuronScaleOptions, OrbitScan, SearchOptions, SpectrumOptions, log_spaced,
     minimize_neuron_scales, path_minimum, scan_orbit,
 };
+use symstab_core::spectrum::stable_learning_rate;
 
 use super::network_common::{ALPHA_MAX, ALPHA_MIN, Case, POINTS, cases, path_label, paths};
 use super::{Context, FigureResult};
-use crate::render::axis::{Axis, PlotBox, Scale, data_range, format_number, pad_range};
-use crate::render::draw::{self, Area, DrawResult, LegendEntry, LineStyle, Marker, Shape, Swatch};
+use crate::render::axis::{Axis, Scale, data_range, format_number, pad_range};
+use crate::render::draw::{
+    self, Area, DrawResult, LegendEntry, LegendPlace, LineStyle, Marker, Shape, Swatch,
+};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -242,7 +245,8 @@ fn panel(
     (scans, descents): PanelData<'_>,
     stable: bool,
 ) -> DrawResult {
-    let value = |lambda: f64| if stable { 2.0 / lambda } else { lambda };
+    let stable_lr = |lambda: f64| stable_learning_rate(lambda).as_f64();
+    let value = |lambda: f64| if stable { stable_lr(lambda) } else { lambda };
     let range = data_range(
         scans
             .iter()
@@ -297,7 +301,7 @@ fn panel(
             format!(
                 "{point}, {}: best 2/λmax = {} at α = {}",
                 path_label(path),
-                format_number(2.0 / lambda),
+                format_number(stable_lr(*lambda)),
                 format_number(*alpha)
             )
         } else {
@@ -324,8 +328,8 @@ fn panel(
         let text = if stable {
             format!(
                 "{point}, per-neuron scales (descent): 2/λmax {} → {}",
-                format_number(2.0 / before),
-                format_number(2.0 / after)
+                format_number(stable_lr(*before)),
+                format_number(stable_lr(*after))
             )
         } else {
             format!(
@@ -337,18 +341,11 @@ fn panel(
         entries.push(LegendEntry::new(Swatch::Blank, text));
     }
     draw::draw_box_outline(root, &pbox)?;
-    legend(root, &pbox, &entries, !stable)
-}
-
-fn legend(root: &Area<'_>, pbox: &PlotBox, entries: &[LegendEntry], at_top: bool) -> DrawResult {
-    let (l, t, r, b) = pbox.bounds();
-    let (w, h) = draw::legend_size(root, entries);
-    let x = ((l + r) / 2.0) as i32 - w / 2;
-    let y = if at_top {
-        t as i32 + 10
+    let place = if stable {
+        LegendPlace::BottomCentre
     } else {
-        b as i32 - 10 - h
+        LegendPlace::TopCentre
     };
-    draw::draw_legend(root, (x, y), entries)?;
+    draw::draw_legend_inside(root, &pbox, &entries, place, (0, 10))?;
     Ok(())
 }

@@ -3,6 +3,8 @@
 //! Hessian (symstab-core's `hessian_spectrum`) and the measured critical learning rate
 //! (symstab-core's `critical_learning_rate`, bisected to relative 1e−9).
 
+use std::sync::OnceLock;
+
 use serde::Serialize;
 use symstab_core::spectrum::hessian_spectrum;
 use symstab_core::stability::{CriticalOptions, critical_learning_rate};
@@ -53,6 +55,24 @@ pub fn log_alpha_axis(n: usize) -> FigureResult<symstab_sweep::grid::Axis> {
         ALPHA_MAX.ln(),
         n,
     )?)
+}
+
+/// Length of the orbit axis the orbit figures share: coarse for quick figures.
+pub fn curve_len(quick: bool) -> usize {
+    if quick { 41 } else { 301 }
+}
+
+/// [`orbit_points`] along the shared axis of [`curve_len`] points, computed on first use
+/// and reused by every orbit figure of the run.
+pub fn curve_points(quick: bool) -> FigureResult<&'static [OrbitPoint]> {
+    static FULL: OnceLock<Vec<OrbitPoint>> = OnceLock::new();
+    static QUICK: OnceLock<Vec<OrbitPoint>> = OnceLock::new();
+    let cell = if quick { &QUICK } else { &FULL };
+    if let Some(points) = cell.get() {
+        return Ok(points);
+    }
+    let points = orbit_points(&log_alpha_axis(curve_len(quick))?)?;
+    Ok(cell.get_or_init(|| points))
 }
 
 /// λmax, 2/λmax and the critical learning rate at each point of the orbit axis.

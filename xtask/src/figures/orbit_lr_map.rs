@@ -4,7 +4,7 @@
 //! bisected critical learning rate(α) drawn over it.
 //!
 //! Numbers: the cells are a symstab-sweep orbit sweep; the curves come from
-//! [`super::orbit::orbit_points`] (symstab-core spectrum and bisection).
+//! [`super::orbit::curve_points`] (symstab-core spectrum and bisection).
 
 use std::path::PathBuf;
 
@@ -12,9 +12,11 @@ use symstab_sweep::grid::{LearningRates, StartSet, SweepSpec};
 use symstab_sweep::record::toy_records;
 use symstab_sweep::runner::{RunOptions, run_toy_sweep};
 
-use super::orbit::{ALPHA_MAX, ALPHA_MIN, MAX_STEPS, PRODUCT, log_alpha_axis, orbit_points};
+use super::orbit::{
+    ALPHA_MAX, ALPHA_MIN, MAX_STEPS, PRODUCT, curve_len, curve_points, log_alpha_axis,
+};
 use super::{
-    Context, FigureResult, StepsScale, category_legend, gap_note, outcome_counts, write_records,
+    Context, FigureResult, StepsScale, draw_steps_key, gap_note, outcome_counts, write_records,
 };
 use crate::progress::SweepProgress;
 use crate::render::axis::{Axis, Scale};
@@ -30,7 +32,8 @@ pub const SIZE: (u32, u32) = (1340, 860);
 
 /// Renders the map and writes its cells and curves as CSV.
 pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
-    let (n_alpha, n_lr) = if ctx.quick { (41, 40) } else { (301, 240) };
+    let n_alpha = curve_len(ctx.quick);
+    let n_lr = if ctx.quick { 40 } else { 240 };
     let log_alpha = log_alpha_axis(n_alpha)?;
     // Learning rates evenly spaced in log10 (the layout of the map's vertical axis).
     let rates: Vec<f64> = (0..n_lr)
@@ -59,7 +62,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
     let csv_path = ctx.path("orbit_lr_map.csv");
     write_records(&csv_path, &records)?;
 
-    let points = orbit_points(&log_alpha)?;
+    let points = curve_points(ctx.quick)?;
     let curves_path = ctx.path("orbit_lr_map_curves.csv");
     table::write_csv(&curves_path, points.iter())?;
 
@@ -124,33 +127,17 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         }
         draw::draw_box_outline(root, &pbox)?;
 
-        let (_, top, right, bottom) = pbox.bounds();
-        let bar_bottom = (top + 0.48 * (bottom - top)) as i32;
-        let bar_left = right as i32 + 40;
-        draw::draw_colour_bar(
-            root,
-            (bar_left, top as i32 + 8, bar_left + 28, bar_bottom),
-            &steps.axis,
-            &|v| steps.colour(v),
-        )?;
-        let mut entries = vec![LegendEntry::new(
-            Swatch::Blank,
-            "converged: shade = steps (bar)",
-        )];
-        entries.extend(category_legend(&records, MAX_STEPS));
-        entries.push(LegendEntry::new(
-            Swatch::Line(stable_style),
-            "2/λmax at the start (predicted)",
-        ));
-        entries.push(LegendEntry::new(
-            Swatch::Line(critical_style),
-            "critical η (bisected)",
-        ));
+        let mut entries = vec![
+            LegendEntry::new(
+                Swatch::Line(stable_style),
+                "2/λmax at the start (predicted)",
+            ),
+            LegendEntry::new(Swatch::Line(critical_style), "critical η (bisected)"),
+        ];
         entries.extend(gap_note("2/λmax", points.iter().map(|p| p.stable_lr)));
         entries.extend(gap_note("critical η", points.iter().map(|p| p.critical_lr)));
         entries.extend(study_entries);
-        draw::draw_legend(root, (right as i32 + 30, bar_bottom + 40), &entries)?;
-        Ok(())
+        draw_steps_key(root, &pbox, &steps, &records, MAX_STEPS, entries)
     })?;
     Ok(vec![png_path, csv_path, curves_path])
 }

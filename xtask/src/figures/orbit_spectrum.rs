@@ -9,11 +9,13 @@ use std::path::PathBuf;
 
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::orbit::{ALPHA_MAX, ALPHA_MIN, OrbitPoint, log_alpha_axis, orbit_point, orbit_points};
+use super::orbit::{ALPHA_MAX, ALPHA_MIN, OrbitPoint, curve_points, orbit_point};
 use super::study_animation::LEARNING_RATES;
 use super::{Context, FigureResult, gap_note};
 use crate::render::axis::{Axis, PlotBox, Scale, data_range, format_number, pad_range};
-use crate::render::draw::{self, Area, DrawResult, LegendEntry, LineStyle, Marker, Shape, Swatch};
+use crate::render::draw::{
+    self, Area, DrawResult, LegendEntry, LegendPlace, LineStyle, Marker, Shape, Swatch,
+};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -23,8 +25,7 @@ const LR_MAX: f64 = 0.2;
 
 /// Renders the two panels and writes the curves as CSV.
 pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
-    let n_alpha = if ctx.quick { 41 } else { 301 };
-    let points = orbit_points(&log_alpha_axis(n_alpha)?)?;
+    let points = curve_points(ctx.quick)?;
     let csv_path = ctx.path("orbit_spectrum.csv");
     table::write_csv(&csv_path, points.iter())?;
     let study = [
@@ -58,14 +59,14 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
             root,
             (0, 56, SIZE.0 as i32 - 10, split - 6),
             &x_axis,
-            &points,
+            points,
             &study,
         )?;
         bottom_panel(
             root,
             (0, split + 6, SIZE.0 as i32 - 10, SIZE.1 as i32 - 4),
             &x_axis,
-            &points,
+            points,
             &study,
         )?;
         Ok(())
@@ -82,22 +83,50 @@ fn study_marker(shape: Shape, fill: plotters::style::RGBColor) -> Marker {
     }
 }
 
-/// Draws the legend centred horizontally in the plot box, at its top or bottom.
-fn legend_centred(
+/// Draws a level line across the panel at `level(η)` for each of the study's learning
+/// rates η.
+fn draw_rate_levels(
     root: &Area<'_>,
     pbox: &PlotBox,
-    entries: &[LegendEntry],
-    at_top: bool,
+    level: fn(f64) -> f64,
+    style: LineStyle,
 ) -> DrawResult {
-    let (l, t, r, b) = pbox.bounds();
-    let (w, h) = draw::legend_size(root, entries);
-    let x = ((l + r) / 2.0) as i32 - w / 2;
-    let y = if at_top {
-        t as i32 + 12
-    } else {
-        b as i32 - 12 - h
-    };
-    draw::draw_legend(root, (x, y), entries)?;
+    for lr in LEARNING_RATES {
+        draw::draw_line(
+            root,
+            pbox,
+            &[(ALPHA_MIN, level(lr)), (ALPHA_MAX, level(lr))],
+            style,
+        )?;
+    }
+    Ok(())
+}
+
+/// Marks each study start at α and each of the values `at` picks, and adds one legend row
+/// per start: "start (a, b): " and `describe`'s text.
+fn mark_starts(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    study: &[(OrbitPoint, Shape, plotters::style::RGBColor)],
+    at: &[fn(&OrbitPoint) -> f64],
+    entries: &mut Vec<LegendEntry>,
+    describe: impl Fn(&OrbitPoint) -> String,
+) -> DrawResult {
+    for (p, shape, fill) in study {
+        let marker = study_marker(*shape, *fill);
+        for value in at {
+            draw::draw_marker(root, pbox, (p.alpha, value(p)), marker)?;
+        }
+        entries.push(LegendEntry::new(
+            Swatch::Point(marker),
+            format!(
+                "start ({}, {}): {}",
+                format_number(p.a),
+                format_number(p.b),
+                describe(p)
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -119,14 +148,7 @@ fn top_panel(
     let curve: Vec<(f64, f64)> = points.iter().map(|p| (p.alpha, p.lambda_max)).collect();
     let curve_style = LineStyle::solid(colour::LINES[0], 3);
     let level_style = LineStyle::dashed(colour::UNFINISHED, 2);
-    for lr in LEARNING_RATES {
-        draw::draw_line(
-            root,
-            &pbox,
-            &[(ALPHA_MIN, 2.0 / lr), (ALPHA_MAX, 2.0 / lr)],
-            level_style,
-        )?;
-    }
+    draw_rate_levels(root, &pbox, |lr| 2.0 / lr, level_style)?;
     // Each 2/η line is labelled just above it at α = 1, where λmax(α) is lowest and far
     // below all three lines.
     for lr in LEARNING_RATES {
@@ -158,25 +180,12 @@ fn top_panel(
             LEARNING_RATES.map(format_number).join(", ")
         ),
     )]);
-    for (p, shape, fill) in study {
-        draw::draw_marker(
-            root,
-            &pbox,
-            (p.alpha, p.lambda_max),
-            study_marker(*shape, *fill),
-        )?;
-        entries.push(LegendEntry::new(
-            Swatch::Point(study_marker(*shape, *fill)),
-            format!(
-                "start ({}, {}): λmax = {:.1}",
-                format_number(p.a),
-                format_number(p.b),
-                p.lambda_max
-            ),
-        ));
-    }
+    mark_starts(root, &pbox, study, &[|p| p.lambda_max], &mut entries, |p| {
+        format!("λmax = {:.1}", p.lambda_max)
+    })?;
     draw::draw_box_outline(root, &pbox)?;
-    legend_centred(root, &pbox, &entries, true)
+    draw::draw_legend_inside(root, &pbox, &entries, LegendPlace::TopCentre, (0, 12))?;
+    Ok(())
 }
 
 fn bottom_panel(
@@ -191,14 +200,7 @@ fn bottom_panel(
     let stable_style = LineStyle::solid(colour::LINES[0], 3);
     let critical_style = LineStyle::dashed(colour::LINES[1], 3);
     let study_style = LineStyle::dashed(colour::UNFINISHED, 2);
-    for lr in LEARNING_RATES {
-        draw::draw_line(
-            root,
-            &pbox,
-            &[(ALPHA_MIN, lr), (ALPHA_MAX, lr)],
-            study_style,
-        )?;
-    }
+    draw_rate_levels(root, &pbox, |lr| lr, study_style)?;
     let stable: Vec<(f64, f64)> = points.iter().map(|p| (p.alpha, p.stable_lr)).collect();
     let critical: Vec<(f64, f64)> = points.iter().map(|p| (p.alpha, p.critical_lr)).collect();
     draw::draw_line(root, &pbox, &stable, stable_style)?;
@@ -222,30 +224,20 @@ fn bottom_panel(
     ];
     entries.extend(gap_note("2/λmax", points.iter().map(|p| p.stable_lr)));
     entries.extend(gap_note("critical η", points.iter().map(|p| p.critical_lr)));
-    for (p, shape, fill) in study {
-        draw::draw_marker(
-            root,
-            &pbox,
-            (p.alpha, p.stable_lr),
-            study_marker(*shape, *fill),
-        )?;
-        draw::draw_marker(
-            root,
-            &pbox,
-            (p.alpha, p.critical_lr),
-            study_marker(*shape, *fill),
-        )?;
-        entries.push(LegendEntry::new(
-            Swatch::Point(study_marker(*shape, *fill)),
+    mark_starts(
+        root,
+        &pbox,
+        study,
+        &[|p| p.stable_lr, |p| p.critical_lr],
+        &mut entries,
+        |p| {
             format!(
-                "start ({}, {}): 2/λmax = {:.4}, critical η = {:.4}",
-                format_number(p.a),
-                format_number(p.b),
-                p.stable_lr,
-                p.critical_lr
-            ),
-        ));
-    }
+                "2/λmax = {:.4}, critical η = {:.4}",
+                p.stable_lr, p.critical_lr
+            )
+        },
+    )?;
     draw::draw_box_outline(root, &pbox)?;
-    legend_centred(root, &pbox, &entries, false)
+    draw::draw_legend_inside(root, &pbox, &entries, LegendPlace::BottomCentre, (0, 12))?;
+    Ok(())
 }

@@ -502,10 +502,79 @@ fn draw_pixel_polyline(
                 .iter()
                 .map(|p| (p.0.round() as i32, p.1.round() as i32))
                 .collect();
-            root.draw(&PathElement::new(ints, stroke))?;
+            if style.width > 1 {
+                for run in split_at_sharp_turns(&thin_out(&ints)) {
+                    root.draw(&PathElement::new(run, stroke))?;
+                }
+            } else {
+                root.draw(&PathElement::new(ints, stroke))?;
+            }
         }
     }
     Ok(())
+}
+
+/// Shortest segment of a thick line, in pixels.
+const MIN_SEGMENT_PX: f64 = 2.0;
+
+/// Drops the points of a pixel polyline closer than [`MIN_SEGMENT_PX`] to the last kept
+/// one (the last point is always kept). A curve sampled more densely than the pixels,
+/// rounded to whole pixels, is a staircase of 1-pixel steps; plotters' joins between such
+/// steps stick out of a thick line as ragged teeth.
+fn thin_out(points: &[(i32, i32)]) -> Vec<(i32, i32)> {
+    let mut kept: Vec<(i32, i32)> = Vec::with_capacity(points.len());
+    for (k, &p) in points.iter().enumerate() {
+        let far = kept
+            .last()
+            .is_none_or(|q| f64::from(p.0 - q.0).hypot(f64::from(p.1 - q.1)) >= MIN_SEGMENT_PX);
+        if far {
+            kept.push(p);
+        } else if k == points.len() - 1 && kept.len() > 1 {
+            *kept.last_mut().expect("not empty") = p;
+        } else if k == points.len() - 1 {
+            kept.push(p);
+        }
+    }
+    kept
+}
+
+/// Longest join allowed at a turn of a thick line, in half stroke widths (SVG's default
+/// miter limit, and the length at which plotters bevels the outer corner).
+const MITER_LIMIT: f64 = 4.0;
+
+/// Splits a pixel polyline at the turns sharper than [`MITER_LIMIT`] allows; the pieces
+/// share the turning point. Plotters strokes a thick polyline as one polygon whose
+/// corners at such turns (on the inner side, and between short segments) can lie far
+/// from the line, outside the plot box; pieces without such turns stay near it.
+fn split_at_sharp_turns(points: &[(i32, i32)]) -> Vec<Vec<(i32, i32)>> {
+    // A turn by φ between segment directions has a join of 1/cos(φ/2) half widths,
+    // longer than the limit when cos φ < 2/limit² − 1.
+    let min_cos = 2.0 / (MITER_LIMIT * MITER_LIMIT) - 1.0;
+    let direction = |a: (i32, i32), b: (i32, i32)| {
+        let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
+        let length = dx.hypot(dy);
+        (length > 0.0).then(|| (dx / length, dy / length))
+    };
+    let mut pieces = Vec::new();
+    let mut current = Vec::with_capacity(points.len());
+    // Direction of the last segment of non-zero length in the current piece.
+    let mut incoming: Option<(f64, f64)> = None;
+    for (k, &p) in points.iter().enumerate() {
+        if k > 0 {
+            let previous = points[k - 1];
+            if let Some(outgoing) = direction(previous, p) {
+                if let Some(inc) = incoming
+                    && inc.0 * outgoing.0 + inc.1 * outgoing.1 < min_cos
+                {
+                    pieces.push(std::mem::replace(&mut current, vec![previous]));
+                }
+                incoming = Some(outgoing);
+            }
+        }
+        current.push(p);
+    }
+    pieces.push(current);
+    pieces
 }
 
 /// Draws a marker centred on pixel `(x, y)`.
@@ -580,6 +649,44 @@ pub fn draw_legend(
     ))?;
     draw_legend_entries(root, (x, y), entries)?;
     Ok((w, h))
+}
+
+/// Where a legend sits inside a plot box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegendPlace {
+    /// Top left corner.
+    TopLeft,
+    /// Top right corner.
+    TopRight,
+    /// Bottom left corner.
+    BottomLeft,
+    /// Centred horizontally, at the top.
+    TopCentre,
+    /// Centred horizontally, at the bottom.
+    BottomCentre,
+}
+
+/// Draws a legend box inside the plot box at `place`, `inset` pixels (horizontal,
+/// vertical) from the frame; returns its size.
+pub fn draw_legend_inside(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    entries: &[LegendEntry],
+    place: LegendPlace,
+    (inset_x, inset_y): (i32, i32),
+) -> DrawResult<(i32, i32)> {
+    let (l, t, r, b) = pbox.bounds();
+    let (w, h) = legend_size(root, entries);
+    let x = match place {
+        LegendPlace::TopLeft | LegendPlace::BottomLeft => l as i32 + inset_x,
+        LegendPlace::TopRight => r as i32 - inset_x - w,
+        LegendPlace::TopCentre | LegendPlace::BottomCentre => ((l + r) / 2.0) as i32 - w / 2,
+    };
+    let y = match place {
+        LegendPlace::TopLeft | LegendPlace::TopRight | LegendPlace::TopCentre => t as i32 + inset_y,
+        LegendPlace::BottomLeft | LegendPlace::BottomCentre => b as i32 - inset_y - h,
+    };
+    draw_legend(root, (x, y), entries)
 }
 
 /// Draws legend rows (swatch and text) without a box, as if the box's corner were at `(x, y)`.
@@ -863,6 +970,77 @@ mod tests {
         assert_eq!(dashes.len(), 7);
         assert_eq!(dashes[0], vec![(0.0, 0.0), (10.0, 0.0)]);
         assert_eq!(dashes[1], vec![(15.0, 0.0), (25.0, 0.0)]);
+    }
+
+    /// Rows of `buffer` (RGB, `width` wide) holding a pixel of `colour`.
+    fn rows_with(buffer: &[u8], width: usize, colour: RGBColor) -> Vec<usize> {
+        let mut rows: Vec<usize> = buffer
+            .chunks(3)
+            .enumerate()
+            .filter(|(_, p)| p == &[colour.0, colour.1, colour.2])
+            .map(|(k, _)| k / width)
+            .collect();
+        rows.dedup();
+        rows
+    }
+
+    #[test]
+    fn thick_lines_stay_near_the_box_at_sharp_spikes() {
+        // A zigzag of narrow spikes touching the top of the box: plotters' joins at such
+        // turns reach far beyond the line (to the top of the image without the split).
+        let (width, height) = (200usize, 200usize);
+        let mut buffer = vec![255u8; width * height * 3];
+        let red = RGBColor(255, 0, 0);
+        {
+            let root = BitMapBackend::with_buffer(&mut buffer, (width as u32, height as u32))
+                .into_drawing_area();
+            let pbox = PlotBox {
+                x: Axis::new("x", 0.0, 1.0, crate::render::axis::Scale::Linear),
+                y: Axis::new("y", 0.0, 1.0, crate::render::axis::Scale::Linear),
+                x_pixels: (50.0, 150.0),
+                y_pixels: (150.0, 50.0),
+            };
+            // 200 segments across 100 pixels: a noisy curve (a loss oscillating at the edge
+            // of stability) drawn thick.
+            let points: Vec<(f64, f64)> = (0..=200)
+                .map(|k| (k as f64 / 200.0, if k % 2 == 0 { 0.3 } else { 1.0 }))
+                .collect();
+            draw_line(&root, &pbox, &points, LineStyle::solid(red, 3)).unwrap();
+        }
+        let rows = rows_with(&buffer, width, red);
+        assert!(!rows.is_empty());
+        // Half the stroke width beyond the frame at most, plus rounding.
+        assert!(rows[0] >= 47, "line drawn up to row {}", rows[0]);
+        assert!(
+            *rows.last().unwrap() <= 153,
+            "line drawn down to row {}",
+            rows.last().unwrap()
+        );
+    }
+
+    #[test]
+    fn only_sharp_turns_split_a_thick_line() {
+        let gentle = [(0, 0), (10, 0), (20, 5), (30, 15), (30, 30)];
+        assert_eq!(split_at_sharp_turns(&gentle), vec![gentle.to_vec()]);
+        // A turn of 160° splits; a repeated point does not hide it.
+        let spike = [(0, 0), (10, 0), (10, 0), (0, 4), (0, 20)];
+        assert_eq!(
+            split_at_sharp_turns(&spike),
+            vec![
+                vec![(0, 0), (10, 0), (10, 0)],
+                vec![(10, 0), (0, 4), (0, 20)]
+            ]
+        );
+    }
+
+    #[test]
+    fn thinning_keeps_segments_of_two_pixels_and_the_end() {
+        let staircase = [(0, 0), (1, 0), (1, 1), (2, 1), (3, 1), (3, 2), (4, 2)];
+        assert_eq!(thin_out(&staircase), vec![(0, 0), (2, 1), (4, 2)]);
+        // A last point too close to the kept one replaces it.
+        assert_eq!(thin_out(&[(0, 0), (3, 0), (4, 0)]), vec![(0, 0), (4, 0)]);
+        assert_eq!(thin_out(&[(0, 0), (1, 0)]), vec![(0, 0), (1, 0)]);
+        assert_eq!(thin_out(&[(5, 5)]), vec![(5, 5)]);
     }
 
     #[test]
