@@ -25,11 +25,10 @@ use crate::record::CellRecord;
 /// Most bytes any one part of a sweep may hold in memory: 4 GiB.
 pub const MEMORY_CAP_BYTES: u64 = 4 << 30;
 
-/// Bytes of the start table: two coordinates per start point, one rate per learning rate.
+/// Bytes of the start table: the two axes of a plane, or two coordinates per orbit point,
+/// and one rate per learning rate.
 fn table_bytes(spec: &SweepSpec) -> Option<u64> {
-    let starts = u64::try_from(spec.starts.len()).ok()?;
-    let lrs = u64::try_from(spec.learning_rates.len()).ok()?;
-    starts.checked_mul(16)?.checked_add(lrs.checked_mul(8)?)
+    crate::runner::InputTable::bytes(spec)
 }
 
 fn times(count: usize, bytes_each: usize) -> Option<u64> {

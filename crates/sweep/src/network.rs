@@ -209,6 +209,7 @@ where
 
     let cells = (0..n_cells)
         .into_par_iter()
+        .with_max_len(1)
         .map(|index| {
             let (lr_idx, alpha_idx) = (index / n_pos, index % n_pos);
             let run = descents[lr_idx].run(model, &starts[alpha_idx])?;
@@ -229,6 +230,7 @@ where
 
     let positions = (0..n_pos)
         .into_par_iter()
+        .with_max_len(1)
         .map(|k| {
             // A Hessian with a non-finite entry has λmax NaN (and the core's bound for it).
             let lambda_max = match hessian_spectrum(model, &starts[k]) {

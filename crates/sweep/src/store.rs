@@ -372,7 +372,7 @@ pub fn run_toy_sweep_in_dir(
     let backend = options.backend.unwrap_or_else(Backend::detect);
     let computed = Mutex::new(Vec::with_capacity(todo.len()));
     let first_error = Mutex::new(None);
-    todo.par_iter().for_each(|&c| {
+    todo.par_iter().with_max_len(1).for_each(|&c| {
         if options.cancelled() || first_error.lock().expect("lock").is_some() {
             return;
         }

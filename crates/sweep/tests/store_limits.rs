@@ -68,17 +68,29 @@ fn resume_and_merge_remove_stale_temp_files() {
 
 #[test]
 fn oversized_sweeps_fail_before_creating_anything() {
+    // A plane keeps only its axes, so here the cell results and the chunk list are too big.
     let axis = Axis::new(0.0, 1.0, 100_000_000).unwrap();
-    let spec = SweepSpec::new(
+    let plane = SweepSpec::new(
         StartSet::Plane { a: axis, b: axis },
         LearningRates::new(vec![0.01]).unwrap(),
         10,
     );
-    let e = run_toy_sweep(&spec, &RunOptions::default(), &NoProgress).unwrap_err();
-    assert!(e.to_string().contains("above the cap"), "{e}");
-    let dir = fresh_dir("huge");
-    let e = run_toy_sweep_in_dir(&dir, &spec, &RunOptions::default(), Shard::ALL, &NoProgress)
-        .unwrap_err();
-    assert!(e.to_string().contains("start table"), "{e}");
-    assert!(!dir.exists());
+    // An orbit keeps two coordinates per point: 16 GB of start table.
+    let orbit = SweepSpec::new(
+        StartSet::Orbit {
+            product: 9.0,
+            log_alpha: Axis::new(-1.0, 1.0, 1_000_000_000).unwrap(),
+        },
+        LearningRates::new(vec![0.01]).unwrap(),
+        10,
+    );
+    for (spec, in_dir_part) in [(&plane, "chunk list"), (&orbit, "start table")] {
+        let e = run_toy_sweep(spec, &RunOptions::default(), &NoProgress).unwrap_err();
+        assert!(e.to_string().contains("above the cap"), "{e}");
+        let dir = fresh_dir("huge");
+        let e = run_toy_sweep_in_dir(&dir, spec, &RunOptions::default(), Shard::ALL, &NoProgress)
+            .unwrap_err();
+        assert!(e.to_string().contains(in_dir_part), "{e}");
+        assert!(!dir.exists());
+    }
 }

@@ -352,6 +352,7 @@ pub fn scan_orbit(
     let reference_loss = problem.loss(params);
     let records: Vec<OrbitRecord> = alphas
         .par_iter()
+        .with_max_len(1)
         .map(|&alpha| {
             let point = path.apply(net, params, alpha)?;
             let mut grad = vec![0.0; point.len()];
