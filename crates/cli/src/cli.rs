@@ -168,12 +168,24 @@ pub struct HessianArgs {
     /// Number K of largest and of smallest eigenvalues to report (dense default: all; lanczos default: 5).
     #[arg(long, value_parser = parse::count)]
     pub top: Option<usize>,
-    /// Relative residual tolerance of lanczos and power (‖Hv − λv‖ ≤ T·‖H‖; default 1e-8).
+    /// Relative tolerance of lanczos and power (‖Hv − λv‖ ≤ T·‖H‖; default 1e-8).
     #[arg(long, value_parser = parse::positive, allow_hyphen_values = true)]
     pub tol: Option<f64>,
+    /// Lanczos: what --tol bounds, the residual of each pair (vectors too) or its eigenvalue error bound (values only, fewer products).
+    #[arg(long, value_enum, default_value_t = Criterion::Residual)]
+    pub criterion: Criterion,
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What the Lanczos tolerance bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Criterion {
+    /// ‖Hv − λv‖ ≤ T·‖H‖ for every reported pair.
+    Residual,
+    /// The eigenvalue error bound min(‖r‖, ‖r‖²/gap) ≤ T·‖H‖ for every reported value.
+    Eigenvalue,
 }
 
 /// Arguments of `symstab train`.

@@ -62,7 +62,7 @@ fn huge_sweep_into_a_directory_leaves_nothing_behind() {
             "--out",
             d,
         ],
-        &["--a/--b/--lrs", "start table", "above the cap"],
+        &["--a/--b/--lrs", "chunk list", "above the cap"],
     );
     assert!(!Path::new(d).exists(), "{d} was created");
     // A grid that fits but a chunk size too large for memory names --chunk-cells.

@@ -80,6 +80,40 @@ fn dense_and_lanczos_agree_on_a_teacher_student_network() {
     assert_eq!(nums(&lanczos, "residuals").len(), 6);
     assert_eq!(num(&lanczos, "loss"), num(&dense, "loss"));
 
+    // Stopping on eigenvalue error bounds: the values still to the tolerance, with no more
+    // products, and each bound at most the residual it comes from.
+    let by_values = json(
+        &base
+            .iter()
+            .copied()
+            .chain(["--method", "lanczos", "--top", "3", "--tol", "1e-10"])
+            .chain(["--criterion", "eigenvalue"])
+            .collect::<Vec<_>>(),
+    );
+    let values = nums(&by_values, "eigenvalues");
+    let exact: Vec<f64> = all[..3].iter().chain(&all[n - 3..]).copied().collect();
+    for (value, exact) in values.iter().zip(&exact) {
+        assert!((value - exact).abs() <= 1e-10 * scale, "{value} vs {exact}");
+    }
+    let bounds = nums(&by_values, "error_bounds");
+    assert_eq!(bounds.len(), 6);
+    for (bound, residual) in bounds.iter().zip(nums(&by_values, "residuals")) {
+        assert!(
+            *bound <= residual,
+            "bound {bound} above residual {residual}"
+        );
+    }
+    assert!(by_values["hvp_count"].as_u64() <= lanczos["hvp_count"].as_u64());
+    assert_eq!(nums(&dense, "error_bounds"), nums(&dense, "residuals"));
+    common::fails_one_line(
+        &base
+            .iter()
+            .copied()
+            .chain(["--method", "dense", "--criterion", "eigenvalue"])
+            .collect::<Vec<_>>(),
+        &["--criterion", "eigenvalue", "dense"],
+    );
+
     // The dense route with --top K keeps the K largest and K smallest.
     let dense_top = json(
         &base

@@ -27,7 +27,7 @@ pub mod stability;
 pub mod toy;
 
 pub use error::{Error, Result};
-pub use model::Model;
+pub use model::{HessianAt, Model};
 pub use outcome::{Outcome, StopRule};
 pub mod data;
 pub mod mlp;

@@ -12,6 +12,10 @@ use nalgebra::DMatrix;
 
 use crate::error::{Result, check_finite, check_len};
 
+/// H(θ)·v at a θ fixed by [`Model::hessian_at`]: called as `f(v, out)`, writing H(θ)·v
+/// into `out`. It may be shared between threads.
+pub type HessianAt<'a> = Box<dyn Fn(&[f64], &mut [f64]) + Send + Sync + 'a>;
+
 /// A model with its dataset: prediction on an input and exact derivatives of the loss.
 pub trait Model: Sync {
     /// Number of parameters P (length of the flat parameter vector).
@@ -34,6 +38,16 @@ pub trait Model: Sync {
 
     /// Writes the Hessian-vector product H(θ)·v into `out` (length P).
     fn hessian_vector_product(&self, params: &[f64], v: &[f64], out: &mut [f64]);
+
+    /// Hessian-vector products at one fixed θ, for callers that apply the same Hessian
+    /// many times (Lanczos, trace and density estimates, through
+    /// [`crate::matrix_free::HessianOperator`]). A model may compute once what does not
+    /// depend on the tangent (for a network: the forward pass and backpropagation at θ);
+    /// the products agree with [`Model::hessian_vector_product`] up to rounding. The
+    /// default calls [`Model::hessian_vector_product`] each time.
+    fn hessian_at<'a>(&'a self, params: &'a [f64]) -> HessianAt<'a> {
+        Box::new(move |v: &[f64], out: &mut [f64]| self.hessian_vector_product(params, v, out))
+    }
 
     /// The dense P×P Hessian H(θ), symmetric.
     ///

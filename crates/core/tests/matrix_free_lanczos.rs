@@ -11,7 +11,9 @@ use matrix_free_common::{
 use nalgebra::{DMatrix, DVector};
 use proptest::prelude::*;
 use symstab_core::Error;
-use symstab_core::matrix_free::{FnOperator, LanczosOptions, SymmetricOperator, lanczos};
+use symstab_core::matrix_free::{
+    Criterion, FnOperator, LanczosOptions, SymmetricOperator, lanczos,
+};
 
 fn options(n_top: usize, n_bottom: usize) -> LanczosOptions {
     LanczosOptions {
@@ -505,4 +507,143 @@ fn very_sparse_matrix_with_large_null_space() {
     );
     assert!(result.top.values[3].abs() < 1e-12);
     assert!(max_relative_error(&result.bottom.values, &[-3.0, -2.0]) < 1e-12);
+}
+
+/// The spectra of the dense-validation tests above, with their exact eigenvalues
+/// (ascending): a random 300×300, a Hessian-like 600×600 with outliers on both sides,
+/// a matrix-free 2000 with a known spectrum, and a triple top eigenvalue.
+fn validation_cases() -> Vec<(Box<dyn SymmetricOperator>, Vec<f64>, &'static str)> {
+    let random = random_symmetric(300, 1);
+    let random_spectrum = dense_eigenvalues(&random);
+    let mut outliers: Vec<f64> = (0..590).map(|i| -0.5 + i as f64 / 589.0).collect();
+    outliers.extend([25.0, 12.0, 9.0, 7.5, 6.0, -8.0, -4.0, -3.0, -2.5, -2.0]);
+    let with_outliers = dense_with_spectrum(&outliers, 2);
+    let n = 2000;
+    let mut known: Vec<f64> = (0..n - 10)
+        .map(|i| -1.0 + 2.0 * i as f64 / (n - 11) as f64)
+        .collect();
+    known.extend([40.0, 20.0, 10.0, 5.0, 3.0, -30.0, -15.0, -6.0, -4.0, -2.0]);
+    let mut triple: Vec<f64> = (0..396).map(|i| i as f64 / 396.0).collect();
+    triple.extend([4.0, 4.0, 4.0, 2.5]);
+    let sorted = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    vec![
+        (Box::new(random), random_spectrum, "random 300"),
+        (Box::new(with_outliers), sorted(outliers), "outliers 600"),
+        (
+            Box::new(Reflected::new(known.clone(), 3)),
+            sorted(known),
+            "known 2000",
+        ),
+        (
+            Box::new(Reflected::new(triple.clone(), 6)),
+            sorted(triple),
+            "triple 400",
+        ),
+    ]
+}
+
+#[test]
+fn eigenvalue_criterion_meets_its_tolerance_with_fewer_applications() {
+    for (op, exact, name) in validation_cases() {
+        let residual = lanczos(op.as_ref(), &options(5, 5)).unwrap();
+        let eigen = lanczos(
+            op.as_ref(),
+            &LanczosOptions {
+                criterion: Criterion::Eigenvalue,
+                ..options(5, 5)
+            },
+        )
+        .unwrap();
+        assert!(
+            eigen.converged && eigen.multiplicity_checked,
+            "{name}: converged {} checked {} applications {} probes {} top {:?} errors {:?}",
+            eigen.converged,
+            eigen.multiplicity_checked,
+            eigen.n_applications,
+            eigen.n_probes,
+            eigen.top.values,
+            eigen.top.error_bounds
+        );
+        let scale = exact[0].abs().max(exact[exact.len() - 1].abs());
+        let top = top_k(&exact, 5);
+        for (got, want) in eigen
+            .top
+            .values
+            .iter()
+            .zip(&top)
+            .chain(eigen.bottom.values.iter().zip(&exact[..5]))
+        {
+            assert!(
+                (got - want).abs() <= 1e-8 * scale,
+                "{name}: {got} vs {want} (error {:e})",
+                (got - want).abs() / scale
+            );
+        }
+        assert!(
+            eigen.n_applications <= residual.n_applications,
+            "{name}: {} applications vs {} on residuals",
+            eigen.n_applications,
+            residual.n_applications
+        );
+    }
+}
+
+#[test]
+fn error_bounds_bound_the_true_errors() {
+    for (op, exact, name) in validation_cases() {
+        for criterion in [Criterion::Residual, Criterion::Eigenvalue] {
+            // Converged runs, and runs cut short by the budget (larger residuals).
+            for budget in [12, 30, 10_000] {
+                let result = lanczos(
+                    op.as_ref(),
+                    &LanczosOptions {
+                        criterion,
+                        max_applications: budget,
+                        ..options(5, 5)
+                    },
+                )
+                .unwrap();
+                let scale = result.norm_estimate;
+                for pairs in [&result.top, &result.bottom] {
+                    assert_eq!(pairs.error_bounds.len(), pairs.values.len());
+                    for ((value, bound), residual) in pairs
+                        .values
+                        .iter()
+                        .zip(&pairs.error_bounds)
+                        .zip(&pairs.residuals)
+                    {
+                        let nearest = exact
+                            .iter()
+                            .map(|l| (l - value).abs())
+                            .fold(f64::INFINITY, f64::min);
+                        assert!(
+                            nearest <= bound + 1e-13 * scale,
+                            "{name} {criterion:?} budget {budget}: θ = {value}, error \
+                             {nearest:e} > bound {bound:e}"
+                        );
+                        assert!(*bound <= *residual, "{name}: bound above the residual");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn error_bound_falls_back_to_the_residual_without_a_gap() {
+    // A 1×1 Krylov space (budget 1) has no neighbour: the bound is the residual itself.
+    let op = Reflected::new((0..50).map(f64::from).collect(), 9);
+    let result = lanczos(
+        &op,
+        &LanczosOptions {
+            max_applications: 1,
+            ..options(1, 0)
+        },
+    )
+    .unwrap();
+    assert!(!result.converged);
+    assert_eq!(result.top.error_bounds, result.top.residuals);
 }

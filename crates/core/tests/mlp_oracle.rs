@@ -222,6 +222,60 @@ fn hvp_matches_hyperdual_numbers_and_finite_differences() {
             .map(|(a, b)| (a - b) / (2.0 * eps))
             .collect();
         assert!(rel_err(&hv, &fd) < 1e-8, "{name}: fd {}", rel_err(&hv, &fd));
+        // The products at a fixed point reuse the forward pass and backpropagation.
+        let mut cached = vec![0.0; p];
+        pr.hessian_at(&params)(&v, &mut cached);
+        assert!(
+            rel_err(&cached, &dual) < 1e-12,
+            "{name}: hessian_at vs dual {}",
+            rel_err(&cached, &dual)
+        );
+    }
+}
+
+/// The products of `hessian_at` over several sample blocks, for every activation and both
+/// losses, against the hyper-dual oracle; and against `hessian_vector_product` for several
+/// tangents from one prepared point.
+#[test]
+fn products_at_a_fixed_point_match_the_oracle_over_many_blocks() {
+    for (ai, &a) in ACTIVATIONS.iter().enumerate() {
+        for classify in [false, true] {
+            let pr = problem(&[3, 6, 4, 3], a, classify, 700, 40 + ai as u64);
+            let params = random_vec(pr.n_params(), 50 + ai as u64, 0.9);
+            let p = params.len();
+            let at = pr.hessian_at(&params);
+            for seed in 0..3 {
+                let v = random_vec(p, 60 + seed, 1.0);
+                let mut cached = vec![0.0; p];
+                at(&v, &mut cached);
+                let mut plain = vec![0.0; p];
+                pr.hessian_vector_product(&params, &v, &mut plain);
+                assert!(
+                    rel_err(&cached, &plain) < 1e-13,
+                    "{a} classify={classify}: {}",
+                    rel_err(&cached, &plain)
+                );
+                if seed == 0 {
+                    let dual: Vec<f64> = (0..p)
+                        .map(|i| {
+                            let q: Vec<HyperDual64> = params
+                                .iter()
+                                .enumerate()
+                                .map(|(j, &x)| {
+                                    HyperDual64::new(x, if i == j { 1.0 } else { 0.0 }, v[j], 0.0)
+                                })
+                                .collect();
+                            loss_generic(&pr, &q).eps1eps2
+                        })
+                        .collect();
+                    assert!(
+                        rel_err(&cached, &dual) < 1e-12,
+                        "{a} classify={classify}: dual {}",
+                        rel_err(&cached, &dual)
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -389,21 +443,29 @@ fn cross_entropy_is_stable_for_huge_logits() {
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    let pr = problem(&[5, 8, 8, 2], Activation::Tanh, false, 1100, 21);
+    // 2000 samples × 138 parameters: enough work for the sample blocks to run in parallel.
+    let pr = problem(&[5, 8, 8, 2], Activation::Tanh, false, 2000, 21);
     let params = random_vec(pr.n_params(), 22, 0.7);
     let v = random_vec(pr.n_params(), 23, 1.0);
     let run = || {
         let mut hv = vec![0.0; v.len()];
         pr.hessian_vector_product(&params, &v, &mut hv);
-        (pr.gradient(&params), hv, pr.hessian(&params))
+        let mut cached = vec![0.0; v.len()];
+        pr.hessian_at(&params)(&v, &mut cached);
+        (pr.gradient(&params), hv, pr.hessian(&params), cached)
     };
-    let many = run();
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(run);
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .unwrap()
         .install(run);
-    assert_eq!(many.0, one.0);
-    assert_eq!(many.1, one.1);
-    assert_eq!(many.2, one.2);
+    assert_eq!(two.0, one.0);
+    assert_eq!(two.1, one.1);
+    assert_eq!(two.2, one.2);
+    assert_eq!(two.3, one.3);
 }

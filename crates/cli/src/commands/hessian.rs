@@ -5,13 +5,13 @@ use nalgebra::DMatrix;
 use serde::Serialize;
 use symstab_core::Model;
 use symstab_core::matrix_free::{
-    HessianOperator, LanczosOptions, PowerOptions, SymmetricOperator, TraceOptions,
-    hutchinson_trace, lanczos, power_iteration,
+    Criterion as LanczosCriterion, HessianOperator, LanczosOptions, PowerOptions,
+    SymmetricOperator, TraceOptions, hutchinson_trace, lanczos, power_iteration,
 };
 use symstab_core::spectrum::{StepBound, SymmetricEigen, stable_learning_rate};
 use symstab_sweep::record::Real;
 
-use crate::cli::{HessianArgs, Method};
+use crate::cli::{Criterion, HessianArgs, Method};
 use crate::messages::{self, ArgError};
 use crate::output::{self, reals};
 use crate::problem;
@@ -55,6 +55,10 @@ pub struct HessianReport {
     pub negative_count: Option<usize>,
     /// ‖Hv − λv‖ of each reported eigenpair, in the order of `eigenvalues`.
     pub residuals: Vec<Real>,
+    /// A bound on |λ − θ| for each reported value, in the order of `eigenvalues`: for
+    /// lanczos min(‖r‖, ‖r‖²/gap) (Kato–Temple, gap from the neighbouring Ritz values), for
+    /// dense and power the residual.
+    pub error_bounds: Vec<Real>,
     /// Hessian-vector products used (null for dense, which forms the matrix).
     pub hvp_count: Option<usize>,
     /// Whether every reported pair met the tolerance (always true for dense).
@@ -123,6 +127,17 @@ pub fn run(args: &HessianArgs) -> Result<()> {
         )
         .into());
     }
+    if method != Method::Lanczos && args.criterion != Criterion::Residual {
+        return Err(ArgError::new(
+            "--criterion",
+            "eigenvalue",
+            format!(
+                "only the lanczos method stops on eigenvalue error bounds (the method here is {})",
+                method_name(method)
+            ),
+        )
+        .into());
+    }
     if method == Method::Dense {
         // The dense path holds about three P × P matrices (H, its copy, the eigenvectors).
         let bytes = (n as u128) * (n as u128) * 8 * 3;
@@ -143,7 +158,9 @@ pub fn run(args: &HessianArgs) -> Result<()> {
     let seed = args.model.seed;
     let mut report = match method {
         Method::Dense => dense(model, params, args.top, args.point.as_ref())?,
-        Method::Lanczos => matrix_free_lanczos(model, params, args.top, tolerance, seed)?,
+        Method::Lanczos => {
+            matrix_free_lanczos(model, params, args.top, tolerance, args.criterion, seed)?
+        }
         Method::Power => matrix_free_power(model, params, tolerance, seed)?,
         Method::Auto => unreachable!("resolved above"),
     };
@@ -174,6 +191,15 @@ pub fn run(args: &HessianArgs) -> Result<()> {
     }
 }
 
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Auto => "auto",
+        Method::Dense => "dense",
+        Method::Lanczos => "lanczos",
+        Method::Power => "power",
+    }
+}
+
 fn base(method: &'static str, n_params: usize, loss: f64) -> HessianReport {
     HessianReport {
         method,
@@ -188,6 +214,7 @@ fn base(method: &'static str, n_params: usize, loss: f64) -> HessianReport {
         trace_standard_error: Real(0.0),
         negative_count: None,
         residuals: Vec::new(),
+        error_bounds: Vec::new(),
         hvp_count: None,
         notes: Vec::new(),
         converged: true,
@@ -248,6 +275,7 @@ fn dense(
     report.trace = Real(eigen.trace());
     report.negative_count = Some(eigen.count_below(-rounding_level(values)));
     report.residuals = reals(&residuals);
+    report.error_bounds = report.residuals.clone();
     Ok(report)
 }
 
@@ -257,6 +285,7 @@ fn matrix_free_lanczos(
     params: &[f64],
     top: Option<usize>,
     tolerance: f64,
+    criterion: Criterion,
     seed: u64,
 ) -> Result<HessianReport> {
     let n = model.n_params();
@@ -268,14 +297,20 @@ fn matrix_free_lanczos(
         n_top: if whole { n } else { k },
         n_bottom: if whole { 0 } else { k },
         tolerance,
+        criterion: match criterion {
+            Criterion::Residual => LanczosCriterion::Residual,
+            Criterion::Eigenvalue => LanczosCriterion::Eigenvalue,
+        },
         seed,
         ..LanczosOptions::default()
     };
     let result = lanczos(&op, &options).context("Lanczos on the Hessian")?;
     let mut values = result.top.values.clone();
     let mut residuals = result.top.residuals.clone();
+    let mut error_bounds = result.top.error_bounds.clone();
     values.extend(result.bottom.values.iter().rev());
     residuals.extend(result.bottom.residuals.iter().rev());
+    error_bounds.extend(result.bottom.error_bounds.iter().rev());
 
     let mut report = base("lanczos", n, model.loss(params));
     report.lambda_max = values.first().copied().map(Real);
@@ -295,6 +330,7 @@ fn matrix_free_lanczos(
     }
     report.eigenvalues = reals(&values);
     report.residuals = reals(&residuals);
+    report.error_bounds = reals(&error_bounds);
     report.hvp_count = Some(op.hvp_count());
     Ok(report)
 }
@@ -325,6 +361,7 @@ fn matrix_free_power(
     }
     report.eigenvalues = vec![Real(value)];
     report.residuals = vec![Real(result.residual)];
+    report.error_bounds = report.residuals.clone();
     report.converged = result.converged;
     let trace = trace_estimate(&op, seed)?;
     report.trace = Real(trace.0);

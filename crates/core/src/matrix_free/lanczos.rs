@@ -16,11 +16,13 @@
 //!
 //! where β is the norm of the newest product after orthogonalisation and s_m the last
 //! entry of s (Golub & Van Loan, *Matrix Computations*, 4th ed., §10.1); residual
-//! directions dropped at breakdowns and probes (below) are added to this bound. A wanted
-//! pair is converged when its residual is at most `tolerance · ‖A‖`, with ‖A‖ estimated
-//! by the largest |θ|. Since |λ − θ| ≤ ‖r‖ and, away from other eigenvalues,
-//! |λ − θ| ≤ ‖r‖²/gap, the eigenvalue itself is usually far more accurate than the
-//! tolerance.
+//! directions dropped at breakdowns and probes (below) are added to this bound. By
+//! default a wanted pair is converged when its residual is at most `tolerance · ‖A‖`,
+//! with ‖A‖ estimated by the largest |θ|. Since |λ − θ| ≤ ‖r‖ and, away from other
+//! eigenvalues, |λ − θ| ≤ ‖r‖²/gap (the Kato–Temple inequality), the eigenvalue itself
+//! is then usually far more accurate than the tolerance. When only the values matter,
+//! [`Criterion::Eigenvalue`] stops on that second bound instead, with the gap taken from
+//! the neighbouring Ritz values and their residuals ([`EigenPairs::error_bounds`]).
 //!
 //! When the basis reaches `max_basis` vectors the solver restarts thickly (Wu & Simon,
 //! SIAM J. Matrix Anal. Appl. 22 (2000) 602–616): it keeps the wanted Ritz vectors and
@@ -77,6 +79,19 @@ const LOCK_FRACTION: f64 = 0.5;
 /// complement of the locked vectors has a smaller dimension).
 const PROBE_MIN_STEPS: usize = 10;
 
+/// What [`LanczosOptions::tolerance`] bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Criterion {
+    /// The residual: ‖A·y − θ·y‖ ≤ tolerance·‖A‖ for every wanted pair, so the vectors are
+    /// accurate as well as the values.
+    #[default]
+    Residual,
+    /// The eigenvalue error bound of each wanted pair (see
+    /// [`EigenPairs::error_bounds`]): min(‖r‖, ‖r‖²/gap) ≤ tolerance·‖A‖. Values come out
+    /// to the tolerance with fewer applications; vectors only to about its square root.
+    Eigenvalue,
+}
+
 /// Settings of [`lanczos`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LanczosOptions {
@@ -84,11 +99,14 @@ pub struct LanczosOptions {
     pub n_top: usize,
     /// Number of smallest (algebraic) eigenvalues wanted.
     pub n_bottom: usize,
-    /// Relative residual tolerance: a pair (θ, y) is converged when
-    /// ‖A·y − θ·y‖ ≤ `tolerance` · ‖A‖ (‖A‖ estimated by the largest |Ritz value|). With
+    /// Relative tolerance: a pair (θ, y) is converged when its residual
+    /// ‖A·y − θ·y‖ (or, with [`Criterion::Eigenvalue`], its eigenvalue error bound) is at
+    /// most `tolerance` · ‖A‖ (‖A‖ estimated by the largest |Ritz value|). With
     /// `check_multiplicity`, wanted pairs are driven to half of it before they are locked,
     /// leaving room for the residual direction a probe drops.
     pub tolerance: f64,
+    /// Whether `tolerance` bounds residuals (the default) or eigenvalue errors.
+    pub criterion: Criterion,
     /// Largest number of basis vectors kept before a thick restart; `None` picks
     /// max(40, 2·(`n_top` + `n_bottom`) + 24). Must be at least `n_top` + `n_bottom` + 4.
     pub max_basis: Option<usize>,
@@ -107,6 +125,7 @@ impl Default for LanczosOptions {
             n_top: 1,
             n_bottom: 0,
             tolerance: 1e-8,
+            criterion: Criterion::Residual,
             max_basis: None,
             max_applications: 10_000,
             check_multiplicity: true,
@@ -125,6 +144,12 @@ pub struct EigenPairs {
     pub vectors: Vec<Vec<f64>>,
     /// Residual norms ‖A·y − θ·y‖ from the Lanczos relation (β·|s_m|), one per value.
     pub residuals: Vec<f64>,
+    /// Bounds on |λ − θ|, one per value: min(‖r‖, ‖r‖²/gap) (Kato–Temple), where gap is
+    /// the distance from θ to the nearest neighbouring Ritz value moved towards θ by that
+    /// value's own residual (so that it bounds the distance to the neighbouring
+    /// eigenvalue), or ‖r‖ where no neighbour gives a positive gap. Like every Krylov
+    /// estimate it assumes no eigenvalue is hidden between θ and its neighbours.
+    pub error_bounds: Vec<f64>,
 }
 
 /// Result of [`lanczos`].
@@ -171,6 +196,53 @@ struct Ritz {
     residuals: Vec<f64>,
     /// The part of each residual bound from dropped directions (it cannot shrink).
     dropped: Vec<f64>,
+    /// Gap of each pair to its neighbours for the eigenvalue error bound (0: none).
+    gaps: Vec<f64>,
+    /// The same gaps from the neighbouring Ritz values alone (their residuals ignored):
+    /// the largest the gaps can become unless the neighbours move away.
+    open_gaps: Vec<f64>,
+}
+
+impl Ritz {
+    /// Eigenvalue error bound of pair `c` from a residual bound `r` (see
+    /// [`EigenPairs::error_bounds`]).
+    fn error_bound(&self, c: usize, r: f64) -> f64 {
+        let gap = self.gaps[c];
+        if gap > 0.0 { r.min(r * r / gap) } else { r }
+    }
+
+    /// What the criterion compares with its bound for pair `c`.
+    fn measure(&self, criterion: Criterion, c: usize) -> f64 {
+        match criterion {
+            Criterion::Residual => self.residuals[c],
+            Criterion::Eigenvalue => self.error_bound(c, self.residuals[c]),
+        }
+    }
+}
+
+/// Kato–Temple gaps of ascending Ritz values with residual bounds: for pair c, the
+/// distance to θ_{c−1} + r_{c−1} below and to θ_{c+1} − r_{c+1} above (the nearest
+/// values the neighbouring eigenvalues can take), whichever is smaller; the top pair has
+/// no eigenvalue above it and the bottom pair none below. 0 when a needed neighbour is
+/// missing (m = 1) or a neighbour's interval reaches θ_c.
+fn kato_temple_gaps(values: &[f64], residuals: &[f64]) -> Vec<f64> {
+    let m = values.len();
+    (0..m)
+        .map(|c| {
+            if m < 2 {
+                return 0.0;
+            }
+            let below = (c > 0).then(|| values[c] - (values[c - 1] + residuals[c - 1]));
+            let above = (c + 1 < m).then(|| (values[c + 1] - residuals[c + 1]) - values[c]);
+            let gap = match (below, above) {
+                (Some(b), Some(a)) => b.min(a),
+                (Some(b), None) => b,
+                (None, Some(a)) => a,
+                (None, None) => 0.0,
+            };
+            gap.max(0.0)
+        })
+        .collect()
 }
 
 /// Ritz pairs of the leading m×m block of T. The residual bound of pair j is
@@ -192,14 +264,18 @@ fn ritz_pairs(t: &DMatrix<f64>, m: usize, beta: f64, defects: &[Vec<f64>]) -> Ri
                 .sum()
         })
         .collect();
-    let residuals = (0..m)
+    let residuals: Vec<f64> = (0..m)
         .map(|c| beta * vectors[(m - 1, c)].abs() + dropped[c])
         .collect();
+    let gaps = kato_temple_gaps(&values, &residuals);
+    let open_gaps = kato_temple_gaps(&values, &vec![0.0; m]);
     Ritz {
         values,
         vectors,
         residuals,
         dropped,
+        gaps,
+        open_gaps,
     }
 }
 
@@ -415,13 +491,14 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
         let probe_long_enough = !probing
             || n_applications - probe_start
                 >= PROBE_MIN_STEPS.min(n.saturating_sub(wanted_top + wanted_bottom));
+        let criterion = options.criterion;
         let top_ok = (m - need_top.min(m)..m).all(|i| match top_extra {
             Some(extra_index) if i == extra_index => settled(i, i + 1),
-            _ => ritz.residuals[i] <= wanted_bound,
+            _ => ritz.measure(criterion, i) <= wanted_bound,
         });
         let bottom_ok = (0..need_bottom.min(m)).all(|i| match bottom_extra {
             Some(extra_index) if i == extra_index => settled(i, i - 1),
-            _ => ritz.residuals[i] <= wanted_bound,
+            _ => ritz.measure(criterion, i) <= wanted_bound,
         });
 
         if full {
@@ -480,10 +557,27 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
         }
         // A wanted pair whose dropped residual alone exceeds its bound can never meet it
         // (rare: it takes copies mixing locked vectors); stop rather than spend the budget.
+        // For eigenvalue errors the gap can still widen as the neighbours converge, so the
+        // dropped part is judged with the widest gap the neighbours allow.
         let wanted_range = (0..wanted_bottom.min(m)).chain(m - wanted_top.min(m)..m);
-        let stuck = probing && wanted_range.clone().any(|i| ritz.dropped[i] > wanted_bound);
+        let dropped_measure = |i: usize| {
+            let d = ritz.dropped[i];
+            match criterion {
+                Criterion::Residual => d,
+                Criterion::Eigenvalue if ritz.open_gaps[i] > 0.0 => {
+                    d.min(d * d / ritz.open_gaps[i])
+                }
+                Criterion::Eigenvalue => d,
+            }
+        };
+        let stuck = probing
+            && wanted_range
+                .clone()
+                .any(|i| dropped_measure(i) > wanted_bound);
         if stuck {
-            converged = wanted_range.clone().all(|i| ritz.residuals[i] <= bound);
+            converged = wanted_range
+                .clone()
+                .all(|i| ritz.measure(criterion, i) <= bound);
             break ritz;
         }
         if n_applications >= options.max_applications {
@@ -536,6 +630,10 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
         values: indices.iter().map(|&i| ritz.values[i]).collect(),
         vectors: indices.iter().map(|&i| ritz_vector(i)).collect(),
         residuals: indices.iter().map(|&i| ritz.residuals[i]).collect(),
+        error_bounds: indices
+            .iter()
+            .map(|&i| ritz.error_bound(i, ritz.residuals[i]))
+            .collect(),
     };
     let top = pairs((size - wanted_top.min(size)..size).rev().collect());
     let bottom = pairs((0..wanted_bottom.min(size)).collect());

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use nalgebra::{DMatrix, DVectorView, DVectorViewMut};
 
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::{HessianAt, Model};
 
 /// A real symmetric linear operator A on ℝⁿ, given by its action on vectors.
 ///
@@ -130,13 +130,16 @@ impl<F: Fn(&[f64], &mut [f64])> SymmetricOperator for FnOperator<F> {
 }
 
 /// The Hessian H(θ) = ∇²L(θ) of a model's loss at fixed parameters θ, applied through
-/// the model's exact Hessian-vector products; nothing of size P×P is ever formed.
+/// the model's exact Hessian-vector products at that point ([`Model::hessian_at`], which
+/// lets a network reuse its forward pass and backpropagation at θ across products);
+/// nothing of size P×P is ever formed.
 ///
 /// Counts its applications (Hessian-vector products) so that callers can report the cost
 /// of a spectrum; the counter is atomic, so the operator can be shared between threads.
 pub struct HessianOperator<'a, M: Model + ?Sized> {
     model: &'a M,
     params: &'a [f64],
+    product: HessianAt<'a>,
     hvp_count: AtomicUsize,
 }
 
@@ -148,6 +151,7 @@ impl<'a, M: Model + ?Sized> HessianOperator<'a, M> {
         Ok(HessianOperator {
             model,
             params,
+            product: model.hessian_at(params),
             hvp_count: AtomicUsize::new(0),
         })
     }
@@ -175,6 +179,6 @@ impl<M: Model + ?Sized> SymmetricOperator for HessianOperator<'_, M> {
 
     fn apply(&self, x: &[f64], y: &mut [f64]) {
         self.hvp_count.fetch_add(1, Ordering::Relaxed);
-        self.model.hessian_vector_product(self.params, x, y);
+        (self.product)(x, y);
     }
 }

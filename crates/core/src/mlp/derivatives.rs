@@ -630,6 +630,333 @@ fn hvp_block_kernel(
     loss
 }
 
+/// Transposes a row-major `rows × cols` matrix into `out` (row-major `cols × rows`).
+fn transpose_into(m: &[f64], rows: usize, cols: usize, out: &mut Vec<f64>) {
+    out.clear();
+    out.resize(rows * cols, 0.0);
+    for (i, row) in m.chunks_exact(cols).enumerate() {
+        for (j, &value) in row.iter().enumerate() {
+            out[j * rows + i] = value;
+        }
+    }
+}
+
+/// What the Hessian-vector product of one block needs that does not depend on the
+/// tangent, feature-major (one row per unit, the block's `nb` samples contiguous):
+/// computed once per point by [`BlockPoint::new`] and reused by every
+/// [`cached_hvp_block`] at that point.
+pub(crate) struct BlockPoint {
+    nb: usize,
+    /// h_k, the input of layer k (h_0 = xᵀ): fan_in rows each.
+    h: Vec<Vec<f64>>,
+    /// σ'(z_k) of each hidden layer k: fan_out rows.
+    d1: Vec<Vec<f64>>,
+    /// (W_{k+1} δ_{k+1}) ⊙ σ''(z_k) of each hidden layer k whose activation is curved
+    /// (empty otherwise).
+    gd2: Vec<Vec<f64>>,
+    /// δ_k = ∂L/∂z_k of each layer k: fan_out rows.
+    delta: Vec<Vec<f64>>,
+    /// Softmax probabilities (cross-entropy only), row-major nb × m.
+    probs: Vec<f64>,
+}
+
+impl BlockPoint {
+    /// Forward pass, loss head and backpropagation of one block at `params`, in the
+    /// feature-major layout and with the same products as the primal half of
+    /// [`hvp_block`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        net: &Mlp,
+        head: Head,
+        params: &[f64],
+        x: &[f64],
+        targets: BlockTargets<'_>,
+        nb: usize,
+        scale: f64,
+    ) -> Self {
+        block_point_with(net, head, params, x, targets, nb, scale)
+    }
+
+    /// Bytes a block of `nb` samples holds for `net`.
+    pub(crate) fn bytes(net: &Mlp, nb: usize) -> u128 {
+        let n_layers = net.n_layers();
+        let mut per_sample: u128 = 0;
+        for k in 0..n_layers {
+            let l = net.layer(k);
+            per_sample += (l.fan_in + l.fan_out) as u128;
+            if k + 1 < n_layers {
+                let curved = net.activations()[k].second_derivative_may_be_nonzero();
+                per_sample += l.fan_out as u128 * (1 + u128::from(curved));
+            }
+        }
+        per_sample += net.output_dim() as u128;
+        per_sample * nb as u128 * 8
+    }
+}
+
+crate::mlp::linalg::multiversion!(block_point_with, block_point_kernel, (net: &Mlp, head: Head, params: &[f64], x: &[f64], targets: BlockTargets<'_>, nb: usize, scale: f64) -> BlockPoint);
+
+#[inline(always)]
+fn block_point_kernel(
+    net: &Mlp,
+    head: Head,
+    params: &[f64],
+    x: &[f64],
+    targets: BlockTargets<'_>,
+    nb: usize,
+    scale: f64,
+) -> BlockPoint {
+    let n_layers = net.n_layers();
+    let m = net.output_dim();
+    let mut h = Vec::with_capacity(n_layers);
+    let mut d1 = Vec::with_capacity(n_layers - 1);
+    let mut d2 = Vec::with_capacity(n_layers - 1);
+    let mut xt = Vec::new();
+    transpose_into(x, nb, net.input_dim(), &mut xt);
+    h.push(xt);
+    let mut f = vec![0.0; nb * m];
+    for k in 0..n_layers {
+        let l = net.layer(k);
+        let (fi, fo) = (l.fan_in, l.fan_out);
+        let pv = net.view(params, k);
+        let mut z = vec![0.0; fo * nb];
+        for j in 0..fo {
+            z[j * nb..(j + 1) * nb].fill(pv.bias[j]);
+        }
+        mul_rows(
+            fo,
+            fi,
+            nb,
+            View::transposed(pv.weights, fo),
+            &h[k],
+            nb,
+            true,
+            &mut z,
+            nb,
+        );
+        if k + 1 < n_layers {
+            let act = net.activations()[k];
+            let slope: Vec<f64> = z.iter().map(|&v| act.derivative(v)).collect();
+            d2.push(if act.second_derivative_may_be_nonzero() {
+                z.iter().map(|&v| act.second_derivative(v)).collect()
+            } else {
+                Vec::new()
+            });
+            for v in z.iter_mut() {
+                *v = act.value(*v);
+            }
+            d1.push(slope);
+            h.push(z);
+        } else {
+            for j in 0..m {
+                for i in 0..nb {
+                    f[i * m + j] = z[j * nb + i];
+                }
+            }
+        }
+    }
+    let mut delta_rows = vec![0.0; nb * m];
+    let mut probs = vec![
+        0.0;
+        if head == Head::CrossEntropy {
+            nb * m
+        } else {
+            0
+        }
+    ];
+    loss_head(head, &f, m, targets, scale, &mut delta_rows, &mut probs);
+    let mut delta = vec![Vec::new(); n_layers];
+    transpose_into(&delta_rows, nb, m, &mut delta[n_layers - 1]);
+    let mut gd2 = vec![Vec::new(); n_layers - 1];
+    for k in (1..n_layers).rev() {
+        let l = net.layer(k);
+        let (fi, fo) = (l.fan_in, l.fan_out);
+        // g = W_k δ_k, δ_{k−1} = g ⊙ σ'(z_{k−1}); for a curved σ also keep g ⊙ σ''.
+        let mut g = vec![0.0; fi * nb];
+        let w = net.view(params, k).weights;
+        mul_rows(
+            fi,
+            fo,
+            nb,
+            View::rows(w, fo),
+            &delta[k],
+            nb,
+            false,
+            &mut g,
+            nb,
+        );
+        if !d2[k - 1].is_empty() {
+            gd2[k - 1] = g.iter().zip(&d2[k - 1]).map(|(a, b)| a * b).collect();
+        }
+        for (gv, d) in g.iter_mut().zip(&d1[k - 1]) {
+            *gv *= d;
+        }
+        delta[k - 1] = g;
+    }
+    BlockPoint {
+        nb,
+        h,
+        d1,
+        gd2,
+        delta,
+        probs,
+    }
+}
+
+/// Buffers of [`cached_hvp_block`], one set per thread (see [`CACHED_HVP_WORK`]).
+#[derive(Default)]
+struct CachedHvpWork {
+    /// R{z_k} per layer, feature-major.
+    rz: Vec<Vec<f64>>,
+    /// R{h_k} per layer (index 0 unused: R{h_0} = 0), feature-major.
+    rh: Vec<Vec<f64>>,
+    /// Row-major head buffers (nb × m).
+    rf: Vec<f64>,
+    rdelta: Vec<f64>,
+    /// Backward ping-pong buffers R{δ}, feature-major.
+    dd: Vec<f64>,
+    tt: Vec<f64>,
+}
+
+thread_local! {
+    /// Buffers of [`cached_hvp_block`] kept across calls on the same thread.
+    static CACHED_HVP_WORK: std::cell::RefCell<CachedHvpWork> =
+        std::cell::RefCell::new(CachedHvpWork::default());
+}
+
+/// Adds H·v of one block to `out`, from the block's state at the point (`point`), by the
+/// R-operator of the module docs with every tangent-free quantity (h_k, σ', δ_k, the
+/// softmax) taken from `point`: per layer one product for R{z_k} = W_kᵀ R{h_k} + V_kᵀ h_k
+/// (+ c_k), one pair for (H v)_{W_k} = h_k R{δ_k}ᵀ + R{h_k} δ_kᵀ and one pair for
+/// W_k R{δ_k} + V_k δ_k: about three quarters of the work of [`hvp_block`].
+pub(crate) fn cached_hvp_block(
+    net: &Mlp,
+    head: Head,
+    params: &[f64],
+    point: &BlockPoint,
+    v: &[f64],
+    scale: f64,
+    out: &mut [f64],
+) {
+    CACHED_HVP_WORK.with(|cell| {
+        let mut work = cell.borrow_mut();
+        cached_hvp_with(net, head, params, point, v, scale, out, &mut work)
+    })
+}
+
+crate::mlp::linalg::multiversion!(cached_hvp_with, cached_hvp_kernel, (net: &Mlp, head: Head, params: &[f64], point: &BlockPoint, v: &[f64], scale: f64, out: &mut [f64], w: &mut CachedHvpWork));
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cached_hvp_kernel(
+    net: &Mlp,
+    head: Head,
+    params: &[f64],
+    point: &BlockPoint,
+    v: &[f64],
+    scale: f64,
+    out: &mut [f64],
+    w: &mut CachedHvpWork,
+) {
+    let n_layers = net.n_layers();
+    let m = net.output_dim();
+    let nb = point.nb;
+    w.rz.resize_with(n_layers, Vec::new);
+    w.rh.resize_with(n_layers, Vec::new);
+
+    for k in 0..n_layers {
+        let l = net.layer(k);
+        let (fi, fo) = (l.fan_in, l.fan_out);
+        let pv = net.view(params, k);
+        let tv = net.view(v, k);
+        let (lower, upper) = w.rh.split_at_mut(k + 1);
+        let rz = sized(&mut w.rz[k], fo * nb);
+        for j in 0..fo {
+            rz[j * nb..(j + 1) * nb].fill(tv.bias[j]);
+        }
+        if k > 0 {
+            let wt = View::transposed(pv.weights, fo);
+            mul_rows(fo, fi, nb, wt, &lower[k], nb, true, rz, nb);
+        }
+        let vt = View::transposed(tv.weights, fo);
+        mul_rows(fo, fi, nb, vt, &point.h[k], nb, true, rz, nb);
+        if k + 1 < n_layers {
+            let rh = sized(&mut upper[0], fo * nb);
+            for ((r, z), d) in rh.iter_mut().zip(rz.iter()).zip(&point.d1[k]) {
+                *r = d * z;
+            }
+        }
+    }
+
+    // Loss head: R{δ_{L−1}} = ∇²_f ℓ · R{f}, on row-major copies.
+    let rzo = &w.rz[n_layers - 1];
+    let rf = sized(&mut w.rf, nb * m);
+    for j in 0..m {
+        for i in 0..nb {
+            rf[i * m + j] = rzo[j * nb + i];
+        }
+    }
+    let rdelta = sized(&mut w.rdelta, nb * m);
+    loss_hessian_apply(head, &point.probs, m, 1, scale, rf, rdelta);
+    let max_width = net.widths().iter().copied().max().unwrap_or(1);
+    let mut dd = std::mem::take(&mut w.dd);
+    let mut tt = std::mem::take(&mut w.tt);
+    dd.resize(max_width * nb, 0.0);
+    tt.resize(max_width * nb, 0.0);
+    for j in 0..m {
+        for i in 0..nb {
+            dd[j * nb + i] = rdelta[i * m + j];
+        }
+    }
+
+    for k in (0..n_layers).rev() {
+        let l = net.layer(k);
+        let (fi, fo) = (l.fan_in, l.fan_out);
+        let out_w = &mut out[l.weight_offset..l.bias_offset];
+        mul_add_bt(fi, nb, fo, &point.h[k], nb, &dd, nb, out_w, fo);
+        if k > 0 {
+            mul_add_bt(fi, nb, fo, &w.rh[k], nb, &point.delta[k], nb, out_w, fo);
+        }
+        let ob = &mut out[l.bias_offset..l.bias_offset + fo];
+        for (j, o) in ob.iter_mut().enumerate() {
+            *o += sum_lanes(&dd[j * nb..(j + 1) * nb]);
+        }
+        if k == 0 {
+            break;
+        }
+        let pw = net.view(params, k).weights;
+        let vw = net.view(v, k).weights;
+        // t = W_k R{δ_k} + V_k δ_k, then R{δ_{k−1}} = t ⊙ σ' (+ g ⊙ σ'' ⊙ R{z_{k−1}}).
+        mul_rows(fi, fo, nb, View::rows(pw, fo), &dd, nb, false, &mut tt, nb);
+        mul_rows(
+            fi,
+            fo,
+            nb,
+            View::rows(vw, fo),
+            &point.delta[k],
+            nb,
+            true,
+            &mut tt,
+            nb,
+        );
+        let d1 = &point.d1[k - 1];
+        let gd2 = &point.gd2[k - 1];
+        let t = &mut tt[..fi * nb];
+        if gd2.is_empty() {
+            for (r, d) in t.iter_mut().zip(d1) {
+                *r *= d;
+            }
+        } else {
+            for (((r, d), g), z) in t.iter_mut().zip(d1).zip(gd2).zip(&w.rz[k - 1]) {
+                *r = *r * d + g * z;
+            }
+        }
+        std::mem::swap(&mut dd, &mut tt);
+    }
+    w.dd = dd;
+    w.tt = tt;
+}
+
 /// Adds G·v of one block to `out` (generalized Gauss-Newton; see the module docs).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn ggn_block(
