@@ -48,6 +48,7 @@ struct Ours {
     grad: f64,
     hvp: f64,
     hvp_1t: f64,
+    hvp_at: f64,
     hessian: f64,
     eig: f64,
 }
@@ -73,6 +74,14 @@ fn bench_problem(name: &str, widths: &[usize], n: usize, repeats: usize, dense: 
         one.install(|| median_time(repeats, || pr.hessian_vector_product(&params, &v, &mut hv)));
     let hvp =
         two.install(|| median_time(repeats, || pr.hessian_vector_product(&params, &v, &mut hv)));
+    // Repeated products at one point (what Lanczos does), after preparing the point once.
+    let mut prepare = f64::NAN;
+    let hvp_at = two.install(|| {
+        let t = std::time::Instant::now();
+        let at = pr.hessian_at(&params);
+        prepare = t.elapsed().as_secs_f64();
+        median_time(repeats, || at(&v, &mut hv))
+    });
     let (mut hessian, mut eig) = (f64::NAN, f64::NAN);
     let mut extra = String::new();
     if dense {
@@ -92,11 +101,13 @@ fn bench_problem(name: &str, widths: &[usize], n: usize, repeats: usize, dense: 
     }
     println!("symstab {name}: {source}, P={p}, n={n}, loss={loss:.16}{extra}");
     println!(
-        "  gradient {:.3} ms (1 thread {:.3} ms) | HVP {:.3} ms (1 thread {:.3} ms) [2 threads unless noted]{}",
+        "  gradient {:.3} ms (1 thread {:.3} ms) | HVP {:.3} ms (1 thread {:.3} ms) | HVP at a prepared point {:.3} ms (preparing it {:.3} ms) [2 threads unless noted]{}",
         grad * 1e3,
         grad_1t * 1e3,
         hvp * 1e3,
         hvp_1t * 1e3,
+        hvp_at * 1e3,
+        prepare * 1e3,
         if dense {
             format!(
                 " | dense Hessian {:.2} ms + eigenvalues {:.2} ms",
@@ -111,6 +122,7 @@ fn bench_problem(name: &str, widths: &[usize], n: usize, repeats: usize, dense: 
         grad,
         hvp,
         hvp_1t,
+        hvp_at,
         hessian,
         eig,
     }
@@ -156,6 +168,7 @@ fn main() {
         grad: 0.5 * (a.grad + b.grad),
         hvp: 0.5 * (a.hvp + b.hvp),
         hvp_1t: 0.5 * (a.hvp_1t + b.hvp_1t),
+        hvp_at: 0.5 * (a.hvp_at + b.hvp_at),
         hessian: 0.5 * (a.hessian + b.hessian),
         eig: 0.5 * (a.eig + b.eig),
     };
@@ -197,6 +210,11 @@ fn main() {
     println!(
         "  large HVP                 {:.3}  [<= 1.0]",
         large.hvp / lh
+    );
+    println!(
+        "  small / large HVP at a prepared point {:.3} / {:.3}",
+        small.hvp_at / jh,
+        large.hvp_at / lh
     );
     println!(
         "  large HVP, symstab 1 thread vs JAX all threads {:.3}",
