@@ -93,8 +93,8 @@ fn loss_is_constant_and_the_default_grid_is_log_spaced() {
 
 #[test]
 fn alpha_one_is_exact_off_the_middle_of_an_asymmetric_range() {
-    // log_spaced gives 1 + 4e-16 here (1 is not the middle of 0.1..1000); the record must
-    // still be the unmoved point θ.
+    // 1 is not the middle of 0.1..1000 (its computed log is 4e-16); the record must still
+    // be the unmoved point θ.
     let report = orbit(&["--path", "rescale:0", "--alpha", "0.1:1000:5"]);
     let alphas: Vec<f64> = records(&report).iter().map(|r| num(r, "alpha")).collect();
     assert_eq!(alphas[1], 1.0, "{alphas:?}");

@@ -213,6 +213,14 @@ fn log_spaced_is_exact_at_the_ends_and_the_middle_of_a_symmetric_range() {
     // Not symmetric: the middle is the geometric mean.
     let v = log_spaced(2.0, 8.0, 3).unwrap();
     assert_eq!(v, vec![2.0, 4.0, 8.0]);
+    // Through 1 off the middle: the point at 1 is exact (its computed log is 4e-16).
+    for (min, max, n, at) in [(0.1, 1000.0, 5, 1), (1e-3, 10.0, 5, 3), (0.01, 1e4, 7, 2)] {
+        let v = log_spaced(min, max, n).unwrap();
+        assert_eq!(v[at], 1.0, "{min}..{max} ({n} points): {v:?}");
+    }
+    // Points merely close to 1 are not moved onto it.
+    let v = log_spaced(1.0 - 1e-12, 1.0 + 1e-12, 4).unwrap();
+    assert!(v.iter().all(|&x| x != 1.0), "{v:?}");
     // Extreme ranges whose product over- or underflows still come out in order and finite.
     for (min, max) in [(1e-300, 1e-10), (1e10, 1e300)] {
         let v = log_spaced(min, max, 9).unwrap();

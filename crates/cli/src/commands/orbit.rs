@@ -213,27 +213,18 @@ pub fn run(args: &OrbitArgs) -> Result<()> {
     }
 }
 
-/// The log-spaced positions of --alpha. A position within a few rounding errors of 1 is
-/// set to exactly 1, so that its record is the unmoved point θ. The core's `log_spaced`
-/// already gives exactly 1 at the middle of a range symmetric in log (0.01:100:41), but
-/// not elsewhere: 0.1:1000:5 has 1 + 4e-16 as its second point.
-// FIXME: belongs in core's `log_spaced` (exact 1 wherever ln α rounds to 0); drop this
-// snap once it does.
+/// The log-spaced positions of --alpha (core's `log_spaced`: a range through 1 holds
+/// exactly 1, whose record is then the unmoved point θ).
 fn alphas(args: &OrbitArgs) -> Result<Vec<f64>> {
     let range = args.alpha;
-    let mut alphas = log_spaced(range.lo, range.hi, range.n).map_err(|e| {
+    log_spaced(range.lo, range.hi, range.n).map_err(|e| {
         ArgError::new(
             "--alpha",
             format!("{}:{}:{}", range.lo, range.hi, range.n),
             problem::core_reason(&e),
         )
-    })?;
-    for a in &mut alphas {
-        if (*a - 1.0).abs() <= 16.0 * f64::EPSILON {
-            *a = 1.0;
-        }
-    }
-    Ok(alphas)
+        .into()
+    })
 }
 
 /// Full-batch gradient descent from `start`; a diverged run is an error naming --lr.

@@ -218,6 +218,9 @@ impl From<OrbitPath> for String {
 /// Point k sits at log c + h·(2k − (n − 1))/(n − 1) with centre c = √(min·max) and half-width
 /// h = ½·ln(max/min), so the middle point (n odd) is c itself: exactly 1 for a range
 /// symmetric in log such as 0.01..100, whose ln values are not exact negatives of each other.
+/// Elsewhere a point whose log is zero up to the rounding of that arithmetic
+/// (|log α| ≤ 8ε·max(|ln min|, |ln max|)) is exactly 1 too, so that a grid through 1 such as
+/// 0.1..1000 with 5 points holds the unmoved point itself, not 1 + 4e-16.
 ///
 /// Errors: `min` or `max` not finite and > 0, `max < min`, or `n` = 0 (n = 1 gives `[min]`).
 pub fn log_spaced(min: f64, max: f64, n: usize) -> Result<Vec<f64>> {
@@ -249,11 +252,19 @@ pub fn log_spaced(min: f64, max: f64, n: usize) -> Result<Vec<f64>> {
     };
     let half_width = 0.5 * (hi - lo);
     let last = (n - 1) as f64;
+    let zero_log = 8.0 * f64::EPSILON * lo.abs().max(hi.abs());
     Ok((0..n)
         .map(|k| match k {
             0 => min,
             k if k == n - 1 => max,
-            k => (log_centre + half_width * ((2 * k) as f64 - last) / last).exp(),
+            k => {
+                let log = log_centre + half_width * ((2 * k) as f64 - last) / last;
+                if log.abs() <= zero_log {
+                    1.0
+                } else {
+                    log.exp()
+                }
+            }
         })
         .collect())
 }
