@@ -52,6 +52,16 @@ pub fn line_colour(k: usize) -> plotters::style::RGBColor {
     colour::LINES[k % colour::LINES.len()]
 }
 
+/// Where a panel's legend goes.
+#[derive(Debug, Clone, Copy)]
+pub enum LegendAt {
+    /// Inside the plot box, in a corner.
+    Inside(LegendPlace),
+    /// Above the plot box, right-aligned with it: the plot box gives up the legend's
+    /// height, so no curve can run under the legend (for data that spikes anywhere).
+    AboveRight,
+}
+
 /// Draws one panel into `rect`: axes, the series in order, the markers, then the legend
 /// (series rows first, then `extra` rows). Returns the plot box; curves are clipped at it.
 #[allow(clippy::too_many_arguments)] // one call per panel, every argument named at the call
@@ -65,14 +75,30 @@ pub fn panel(
     extra: Vec<LegendEntry>,
     corner: LegendPlace,
 ) -> DrawResult<PlotBox> {
-    let pbox = draw::draw_axes(root, rect, x, y)?;
-    for s in series {
-        draw::draw_line(root, &pbox, &s.points, s.style)?;
-    }
-    for &(p, m) in markers {
-        draw::draw_marker(root, &pbox, p, m)?;
-    }
-    draw::draw_box_outline(root, &pbox)?;
+    panel_with_legend(
+        root,
+        rect,
+        x,
+        y,
+        series,
+        markers,
+        extra,
+        LegendAt::Inside(corner),
+    )
+}
+
+/// [`panel`] with the legend placed by `legend`.
+#[allow(clippy::too_many_arguments)] // one call per panel, every argument named at the call
+pub fn panel_with_legend(
+    root: &Area<'_>,
+    rect: (i32, i32, i32, i32),
+    x: &Axis,
+    y: &Axis,
+    series: &[Series],
+    markers: &[((f64, f64), Marker)],
+    extra: Vec<LegendEntry>,
+    legend: LegendAt,
+) -> DrawResult<PlotBox> {
     let mut entries: Vec<LegendEntry> = series
         .iter()
         .filter_map(|s| {
@@ -82,8 +108,36 @@ pub fn panel(
         })
         .collect();
     entries.extend(extra);
+    let (left, top, right, bottom) = rect;
+    let above = match legend {
+        LegendAt::AboveRight if !entries.is_empty() => {
+            Some(draw::legend_size(root, &entries).1 + LEGEND_GAP)
+        }
+        _ => None,
+    };
+    let plot_rect = (left, top + above.unwrap_or(0), right, bottom);
+    let pbox = draw::draw_axes(root, plot_rect, x, y)?;
+    for s in series {
+        draw::draw_line(root, &pbox, &s.points, s.style)?;
+    }
+    for &(p, m) in markers {
+        draw::draw_marker(root, &pbox, p, m)?;
+    }
+    draw::draw_box_outline(root, &pbox)?;
     if !entries.is_empty() {
-        draw::draw_legend_inside(root, &pbox, &entries, corner, (10, 10))?;
+        match legend {
+            LegendAt::Inside(corner) => {
+                draw::draw_legend_inside(root, &pbox, &entries, corner, (10, 10))?;
+            }
+            LegendAt::AboveRight => {
+                let (width, _) = draw::legend_size(root, &entries);
+                let (_, _, frame_right, _) = pbox.bounds();
+                draw::draw_legend(root, (frame_right as i32 - width, top), &entries)?;
+            }
+        }
     }
     Ok(pbox)
 }
+
+/// Pixels between a legend above a panel and the panel's frame.
+const LEGEND_GAP: i32 = 8;

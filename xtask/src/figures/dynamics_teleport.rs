@@ -17,10 +17,10 @@ use symstab_core::dynamics::{
 use symstab_core::mlp::{Activation, Mlp, MlpProblem};
 use symstab_core::outcome::StopRule;
 
-use super::dynamics_plot::{Series, line_colour, panel};
+use super::dynamics_plot::{LegendAt, Series, line_colour, panel_with_legend};
 use super::{Context, FigureResult};
 use crate::render::axis::{Axis, Scale, format_number};
-use crate::render::draw::{self, LegendEntry, LegendPlace, LineStyle, Swatch};
+use crate::render::draw::{self, LegendEntry, LineStyle, Swatch};
 use crate::render::{colour, render_png, table};
 
 /// Image size in pixels.
@@ -326,7 +326,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                     setup.starts.len()
                 ),
             )];
-            panel(
+            panel_with_legend(
                 root,
                 rect,
                 &x,
@@ -334,7 +334,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                 &series,
                 &[],
                 extra,
-                LegendPlace::TopRight,
+                LegendAt::AboveRight,
             )?;
         }
         Ok(())
