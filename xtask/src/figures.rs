@@ -335,11 +335,11 @@ pub fn gap_note(curve: &str, values: impl IntoIterator<Item = f64>) -> Option<Le
     })
 }
 
-/// Writes sweep records as tidy CSV with symstab-sweep's own writer.
+/// Writes sweep records as tidy CSV with symstab-sweep's own writer (atomically).
 pub fn write_records(path: &Path, records: &[CellRecord]) -> FigureResult {
-    let file = std::fs::File::create(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    symstab_sweep::record::write_csv(std::io::BufWriter::new(file), records)?;
+    let mut out = crate::render::OutputFile::create(path)?;
+    symstab_sweep::record::write_csv(&mut out, records)?;
+    out.persist()?;
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! Every figure the README (and figures/README.md, if present) links must exist.
+//! Every figure the README (and figures/README.md, if present) links must exist, and every
+//! committed figure stays small enough to show.
 
 use std::path::{Path, PathBuf};
 
@@ -96,4 +97,25 @@ fn the_link_check_finds_missing_and_accepts_present_figures() {
         missing_figures(inside, &dir.path().join("figures"), true),
         vec!["nope.png"]
     );
+}
+
+/// Rendered figures are committed and shown in the README: each stays under 1 MiB.
+#[test]
+fn committed_figures_stay_under_a_megabyte() {
+    let figures = repo_root().join("figures");
+    let mut too_big = vec![];
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&figures).expect("figures/ exists") {
+        let path = entry.expect("directory entry").path();
+        let is_image = path.extension().is_some_and(|e| e == "png" || e == "gif");
+        if is_image {
+            seen += 1;
+            let bytes = std::fs::metadata(&path).expect("metadata").len();
+            if bytes > 1 << 20 {
+                too_big.push(format!("{}: {bytes} bytes", path.display()));
+            }
+        }
+    }
+    assert!(seen > 0, "no rendered figures in {}", figures.display());
+    assert!(too_big.is_empty(), "figures above 1 MiB: {too_big:?}");
 }

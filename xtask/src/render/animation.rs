@@ -8,9 +8,9 @@
 //! rectangle has at most 256 colours, NeuQuant otherwise).
 
 use std::error::Error;
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
+
+use super::OutputFile;
 
 use gif::{DisposalMethod, Encoder, Frame, Repeat};
 
@@ -21,7 +21,7 @@ pub fn delay_centiseconds(frame_ms: u32) -> u16 {
 
 /// Writes frames of one size to an endlessly looping GIF.
 pub struct GifWriter {
-    encoder: Encoder<BufWriter<File>>,
+    encoder: Encoder<OutputFile>,
     width: u16,
     height: u16,
     delay: u16,
@@ -39,9 +39,7 @@ impl GifWriter {
         let width = u16::try_from(width).map_err(|_| format!("gif width {width} exceeds 65535"))?;
         let height =
             u16::try_from(height).map_err(|_| format!("gif height {height} exceeds 65535"))?;
-        let file = BufWriter::new(
-            File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?,
-        );
+        let file = OutputFile::create(path)?;
         let mut encoder = Encoder::new(file, width, height, &[])?;
         encoder.set_repeat(Repeat::Infinite)?;
         Ok(GifWriter {
@@ -80,11 +78,9 @@ impl GifWriter {
         Ok(())
     }
 
-    /// Finishes the file.
+    /// Ends the animation and renames the file onto its destination.
     pub fn finish(self) -> Result<(), Box<dyn Error>> {
-        let mut file = self.encoder.into_inner()?;
-        std::io::Write::flush(&mut file)?;
-        Ok(())
+        self.encoder.into_inner()?.persist()
     }
 }
 
@@ -150,7 +146,9 @@ mod tests {
 
         let mut options = gif::DecodeOptions::new();
         options.set_color_output(gif::ColorOutput::RGBA);
-        let mut decoder = options.read_info(File::open(&path).unwrap()).unwrap();
+        let mut decoder = options
+            .read_info(std::fs::File::open(&path).unwrap())
+            .unwrap();
         let mut composed = vec![0u8; w * h * 4];
         let mut count = 0;
         while let Some(frame) = decoder.read_next_frame().unwrap() {

@@ -48,17 +48,77 @@ pub fn paint_buffer(
     Ok(())
 }
 
-/// Writes an RGB buffer as a PNG.
+/// A file being written under a temporary name (`.NAME.XXXXXX.tmp`, by `tempfile`) in
+/// the directory of its destination, renamed onto the destination by
+/// [`OutputFile::persist`]: an interrupted run never leaves a half-written figure or
+/// table, and an old file stays whole until the new one replaces it. A run that fails
+/// removes its temporary file.
+pub struct OutputFile {
+    path: std::path::PathBuf,
+    file: std::io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl OutputFile {
+    /// Starts writing the file that will become `path`.
+    pub fn create(path: &Path) -> Result<OutputFile, Box<dyn Error>> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // Like File::create: readable by all, less what the umask takes away (tempfile's own
+        // default is owner-only).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let file = builder
+            .tempfile_in(dir)
+            .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
+        Ok(OutputFile {
+            path: path.to_owned(),
+            file: std::io::BufWriter::new(file),
+        })
+    }
+
+    /// Flushes the contents and renames the file onto its destination.
+    pub fn persist(self) -> Result<(), Box<dyn Error>> {
+        let file = self
+            .file
+            .into_inner()
+            .map_err(|e| format!("cannot write {}: {}", self.path.display(), e.error()))?;
+        file.persist(&self.path)
+            .map_err(|e| format!("cannot write {}: {}", self.path.display(), e.error))?;
+        Ok(())
+    }
+}
+
+impl std::io::Write for OutputFile {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.file.write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Writes an RGB buffer as a PNG (atomically, through [`OutputFile`]).
 pub fn save_png(path: &Path, rgb: &[u8], width: u32, height: u32) -> Result<(), Box<dyn Error>> {
-    let file = std::fs::File::create(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header()?;
-    writer.write_image_data(rgb)?;
-    writer.finish()?;
-    Ok(())
+    let mut out = OutputFile::create(path)?;
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        // Figures are committed: spend the time on the smallest files.
+        encoder.set_compression(png::Compression::Best);
+        encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(rgb)?;
+        writer.finish()?;
+    }
+    out.persist()
 }
 
 #[cfg(test)]
@@ -66,6 +126,39 @@ mod tests {
     use super::axis::{Axis, Scale};
     use super::draw::{self, LineStyle};
     use super::*;
+
+    /// An output file replaces its destination only when persisted, leaves no temporary
+    /// file behind either way, and gets the permissions `File::create` would give.
+    #[test]
+    fn output_files_replace_their_destination_whole() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("figure.csv");
+        std::fs::write(&path, "old").unwrap();
+        {
+            let mut out = OutputFile::create(&path).unwrap();
+            out.write_all(b"half").unwrap();
+            // Dropped without persist: an interrupted or failed write.
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        let mut out = OutputFile::create(&path).unwrap();
+        out.write_all(b"new").unwrap();
+        out.persist().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["figure.csv".to_owned()]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let plain = dir.path().join("plain");
+            std::fs::File::create(&plain).unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), mode(&plain));
+        }
+    }
 
     /// Lines, markers and cells fed with NaN, ±∞, zero and negative values on log axes
     /// render without panicking and paint nothing outside the plot box.

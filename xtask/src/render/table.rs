@@ -7,18 +7,21 @@ use std::path::Path;
 
 use serde::Serialize;
 
-/// Writes `rows` to `path` as CSV with a header row.
+/// Writes `rows` to `path` as CSV with a header row (atomically, through
+/// [`super::OutputFile`]).
 pub fn write_csv<T: Serialize>(
     path: &Path,
     rows: impl IntoIterator<Item = T>,
 ) -> Result<(), Box<dyn Error>> {
-    let mut writer = csv::Writer::from_path(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    for row in rows {
-        writer.serialize(row)?;
+    let mut out = super::OutputFile::create(path)?;
+    {
+        let mut writer = csv::Writer::from_writer(&mut out);
+        for row in rows {
+            writer.serialize(row)?;
+        }
+        writer.flush()?;
     }
-    writer.flush()?;
-    Ok(())
+    out.persist()
 }
 
 #[cfg(test)]
