@@ -81,7 +81,8 @@ fn dense_and_lanczos_agree_on_a_teacher_student_network() {
     assert_eq!(num(&lanczos, "loss"), num(&dense, "loss"));
 
     // Stopping on eigenvalue error bounds: the values still to the tolerance, with no more
-    // products, and each bound at most the residual it comes from.
+    // products; each bound holds against the dense values and is at most the residual it
+    // comes from, or the rounding floor 16ε·‖H‖.
     let by_values = json(
         &base
             .iter()
@@ -97,10 +98,19 @@ fn dense_and_lanczos_agree_on_a_teacher_student_network() {
     }
     let bounds = nums(&by_values, "error_bounds");
     assert_eq!(bounds.len(), 6);
-    for (bound, residual) in bounds.iter().zip(nums(&by_values, "residuals")) {
+    let floor = 16.0 * f64::EPSILON * scale;
+    for ((bound, residual), (value, exact)) in bounds
+        .iter()
+        .zip(nums(&by_values, "residuals"))
+        .zip(values.iter().zip(&exact))
+    {
         assert!(
-            *bound <= residual,
+            *bound <= residual.max(floor) * 1.001,
             "bound {bound} above residual {residual}"
+        );
+        assert!(
+            (value - exact).abs() <= *bound,
+            "{value} vs {exact}: bound {bound}"
         );
     }
     assert!(by_values["hvp_count"].as_u64() <= lanczos["hvp_count"].as_u64());
@@ -112,6 +122,21 @@ fn dense_and_lanczos_agree_on_a_teacher_student_network() {
             .chain(["--method", "dense", "--criterion", "eigenvalue"])
             .collect::<Vec<_>>(),
         &["--criterion", "eigenvalue", "dense"],
+    );
+    common::fails_one_line(
+        &base
+            .iter()
+            .copied()
+            .chain([
+                "--method",
+                "lanczos",
+                "--criterion",
+                "eigenvalue",
+                "--tol",
+                "1e-16",
+            ])
+            .collect::<Vec<_>>(),
+        &["--tol", "rounding floor"],
     );
 
     // The dense route with --top K keeps the K largest and K smallest.

@@ -624,7 +624,12 @@ fn error_bounds_bound_the_true_errors() {
                             "{name} {criterion:?} budget {budget}: θ = {value}, error \
                              {nearest:e} > bound {bound:e}"
                         );
-                        assert!(*bound <= *residual, "{name}: bound above the residual");
+                        let floor = 16.0 * f64::EPSILON * scale;
+                        assert!(
+                            *bound <= residual.max(floor) * (1.0 + 1e-12),
+                            "{name}: bound {bound:e} above the residual {residual:e}"
+                        );
+                        assert!(*bound >= floor * (1.0 - 1e-12), "{name}: below the floor");
                     }
                 }
             }
@@ -646,4 +651,23 @@ fn error_bound_falls_back_to_the_residual_without_a_gap() {
     .unwrap();
     assert!(!result.converged);
     assert_eq!(result.top.error_bounds, result.top.residuals);
+}
+
+#[test]
+fn eigenvalue_criterion_rejects_a_tolerance_below_the_rounding_floor() {
+    let op = Reflected::new((0..50).map(f64::from).collect(), 9);
+    let options = |tolerance| LanczosOptions {
+        criterion: Criterion::Eigenvalue,
+        tolerance,
+        ..options(1, 0)
+    };
+    let e = lanczos(&op, &options(1e-15)).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidValue { field, .. } if field == "tolerance"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("rounding floor"), "{e}");
+    let ok = lanczos(&op, &options(1e-14)).unwrap();
+    assert!(ok.converged);
+    assert!((ok.top.values[0] - 49.0).abs() <= ok.top.error_bounds[0]);
 }

@@ -5,8 +5,8 @@ use nalgebra::DMatrix;
 use serde::Serialize;
 use symstab_core::Model;
 use symstab_core::matrix_free::{
-    Criterion as LanczosCriterion, HessianOperator, LanczosOptions, PowerOptions,
-    SymmetricOperator, TraceOptions, hutchinson_trace, lanczos, power_iteration,
+    Criterion as LanczosCriterion, HessianOperator, LanczosOptions, MIN_EIGENVALUE_TOLERANCE,
+    PowerOptions, SymmetricOperator, TraceOptions, hutchinson_trace, lanczos, power_iteration,
 };
 use symstab_core::spectrum::{StepBound, SymmetricEigen, stable_learning_rate};
 use symstab_sweep::record::Real;
@@ -155,6 +155,16 @@ pub fn run(args: &HessianArgs) -> Result<()> {
         }
     }
     let tolerance = args.tol.unwrap_or(DEFAULT_TOLERANCE);
+    if args.criterion == Criterion::Eigenvalue && tolerance < MIN_EIGENVALUE_TOLERANCE {
+        return Err(ArgError::new(
+            "--tol",
+            tolerance,
+            format!(
+                "with --criterion eigenvalue it must be at least {MIN_EIGENVALUE_TOLERANCE:.1e} (32ε): eigenvalue error bounds do not go below the rounding floor 16ε·‖H‖"
+            ),
+        )
+        .into());
+    }
     let seed = args.model.seed;
     let mut report = match method {
         Method::Dense => dense(model, params, args.top, args.point.as_ref())?,

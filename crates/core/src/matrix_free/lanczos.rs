@@ -75,6 +75,15 @@ const PROBE_SETTLE: f64 = 0.05;
 /// before it is locked for a probe (and at the end).
 const LOCK_FRACTION: f64 = 0.5;
 
+/// Eigenvalue error bounds are never reported below this multiple of ε·‖A‖: the Ritz
+/// values carry rounding errors of that size (from the products, the orthogonalisation
+/// and the small eigen-solve) whatever the exact-arithmetic bound says.
+const ROUNDING_FLOOR: f64 = 16.0 * f64::EPSILON;
+
+/// Smallest tolerance [`Criterion::Eigenvalue`] accepts, 32ε: wanted pairs are driven to
+/// half the bound, which must stay above the rounding floor 16ε·‖A‖ of the error bounds.
+pub const MIN_EIGENVALUE_TOLERANCE: f64 = ROUNDING_FLOOR / LOCK_FRACTION;
+
 /// Smallest number of operator applications in a multiplicity probe (fewer only when the
 /// complement of the locked vectors has a smaller dimension).
 const PROBE_MIN_STEPS: usize = 10;
@@ -147,8 +156,10 @@ pub struct EigenPairs {
     /// Bounds on |λ − θ|, one per value: min(‖r‖, ‖r‖²/gap) (Kato–Temple), where gap is
     /// the distance from θ to the nearest neighbouring Ritz value moved towards θ by that
     /// value's own residual (so that it bounds the distance to the neighbouring
-    /// eigenvalue), or ‖r‖ where no neighbour gives a positive gap. Like every Krylov
-    /// estimate it assumes no eigenvalue is hidden between θ and its neighbours.
+    /// eigenvalue), or ‖r‖ where no neighbour gives a positive gap; never below
+    /// 16ε·‖A‖, the rounding error the values carry (an operator whose own products are
+    /// less accurate than that adds its error on top). Like every Krylov estimate it
+    /// assumes no eigenvalue is hidden between θ and its neighbours.
     pub error_bounds: Vec<f64>,
 }
 
@@ -201,6 +212,8 @@ struct Ritz {
     /// The same gaps from the neighbouring Ritz values alone (their residuals ignored):
     /// the largest the gaps can become unless the neighbours move away.
     open_gaps: Vec<f64>,
+    /// The rounding floor of the error bounds: `ROUNDING_FLOOR` · max |θ|.
+    floor: f64,
 }
 
 impl Ritz {
@@ -208,7 +221,8 @@ impl Ritz {
     /// [`EigenPairs::error_bounds`]).
     fn error_bound(&self, c: usize, r: f64) -> f64 {
         let gap = self.gaps[c];
-        if gap > 0.0 { r.min(r * r / gap) } else { r }
+        let bound = if gap > 0.0 { r.min(r * r / gap) } else { r };
+        bound.max(self.floor)
     }
 
     /// What the criterion compares with its bound for pair `c`.
@@ -269,6 +283,7 @@ fn ritz_pairs(t: &DMatrix<f64>, m: usize, beta: f64, defects: &[Vec<f64>]) -> Ri
         .collect();
     let gaps = kato_temple_gaps(&values, &residuals);
     let open_gaps = kato_temple_gaps(&values, &vec![0.0; m]);
+    let floor = ROUNDING_FLOOR * values[0].abs().max(values[m - 1].abs());
     Ritz {
         values,
         vectors,
@@ -276,6 +291,7 @@ fn ritz_pairs(t: &DMatrix<f64>, m: usize, beta: f64, defects: &[Vec<f64>]) -> Ri
         dropped,
         gaps,
         open_gaps,
+        floor,
     }
 }
 
@@ -380,6 +396,17 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
     let n = op.dim();
     check_dim(n)?;
     check_tolerance("tolerance", options.tolerance)?;
+    let least = MIN_EIGENVALUE_TOLERANCE;
+    if options.criterion == Criterion::Eigenvalue && options.tolerance < least {
+        return Err(Error::invalid_value(
+            "tolerance",
+            options.tolerance,
+            &format!(
+                "with the eigenvalue criterion it must be at least {least:.1e} (32ε): \
+                 eigenvalue error bounds do not go below the rounding floor 16ε·‖A‖"
+            ),
+        ));
+    }
     let n_wanted = options.n_top + options.n_bottom;
     if n_wanted == 0 {
         return Err(Error::invalid_value(

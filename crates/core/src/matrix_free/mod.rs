@@ -36,7 +36,9 @@ mod power;
 mod trace;
 
 pub use density::{DensityOptions, SpectralDensity, spectral_density};
-pub use lanczos::{Criterion, EigenPairs, LanczosOptions, LanczosResult, lanczos};
+pub use lanczos::{
+    Criterion, EigenPairs, LanczosOptions, LanczosResult, MIN_EIGENVALUE_TOLERANCE, lanczos,
+};
 pub use operator::{FnOperator, HessianOperator, SymmetricOperator, check_symmetric};
 pub use power::{PowerOptions, PowerResult, power_iteration};
 pub use trace::{TraceEstimate, TraceOptions, hutchinson_trace};
