@@ -386,12 +386,14 @@ impl<W: std::io::Write> CsvWriter<W> {
 
 /// Writes records as CSV with a header row.
 pub fn write_csv<W: std::io::Write>(writer: W, records: &[CellRecord]) -> Result<(), csv::Error> {
-    write_csv_stream(writer, records.iter().map(Ok::<_, std::convert::Infallible>)).map_err(
-        |e| match e {
-            StreamError::Write(e) => e,
-            StreamError::Source(never) => match never {},
-        },
+    write_csv_stream(
+        writer,
+        records.iter().map(Ok::<_, std::convert::Infallible>),
     )
+    .map_err(|e| match e {
+        StreamError::Write(e) => e,
+        StreamError::Source(never) => match never {},
+    })
 }
 
 /// Writes records as CSV with a header row while `records` yields them, holding one at a

@@ -256,7 +256,9 @@ fn chunk_path(dir: &Path, chunk: usize) -> PathBuf {
 
 /// The path of chunk `chunk` in the first of `dirs` that holds it.
 fn find_chunk(dirs: &[&Path], chunk: usize) -> Option<PathBuf> {
-    dirs.iter().map(|d| chunk_path(d, chunk)).find(|p| p.is_file())
+    dirs.iter()
+        .map(|d| chunk_path(d, chunk))
+        .find(|p| p.is_file())
 }
 
 /// Fails with [`SweepError::MissingChunks`] unless each of `n_chunks` chunks is in one of
