@@ -278,6 +278,9 @@ fn check_chunks_present(dirs: &[&Path], n_chunks: usize) -> Result<()> {
     }
 }
 
+/// The rows of an open chunk file, parsed as they are read.
+type ChunkRows = Box<dyn Iterator<Item = csv::Result<CellRecord>>>;
+
 /// The records of every chunk of a sweep in canonical order, each with its chunk number,
 /// read one at a time from the chunk files (the first of `dirs` holding each chunk).
 /// Checks that each file holds exactly the cells of its range, in order; stops after the
@@ -290,7 +293,7 @@ struct ChunkRecords<'a> {
     /// The index the next record of the chunk must have.
     next_index: usize,
     /// The open chunk file and its rows.
-    open: Option<(PathBuf, Box<dyn Iterator<Item = csv::Result<CellRecord>>>)>,
+    open: Option<(PathBuf, ChunkRows)>,
     failed: bool,
 }
 
