@@ -11,6 +11,7 @@ use std::fmt;
 
 use rayon::prelude::*;
 use serde::de::{self, Visitor};
+use serde::ser::{self, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use symstab_core::spectrum::{StepBound, SymmetricEigen, stable_learning_rate};
 use symstab_core::toy::ProductChain;
@@ -284,7 +285,10 @@ impl From<FlatRecord> for CellRecord {
 }
 
 /// The JSON document of a sweep: format version, spec and one object per cell.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// Serialised through the same field layout as [`write_json_stream`], so a document
+/// written whole and one streamed cell by cell are the same bytes.
+#[derive(Debug, Clone, Deserialize)]
 pub struct SweepDocument {
     /// [`FORMAT_VERSION`] of the writer.
     pub format_version: u32,
@@ -294,19 +298,133 @@ pub struct SweepDocument {
     pub cells: Vec<CellRecord>,
 }
 
+impl Serialize for SweepDocument {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        DocumentLayout {
+            format_version: self.format_version,
+            spec: &self.spec,
+            cells: &self.cells,
+        }
+        .serialize(s)
+    }
+}
+
+/// The JSON layout of a [`SweepDocument`], with the cells as any serialisable sequence:
+/// the one definition of the document's keys and their order.
+#[derive(Serialize)]
+struct DocumentLayout<'a, C> {
+    format_version: u32,
+    spec: &'a SweepSpec,
+    cells: C,
+}
+
+/// Cells serialised as a JSON array while a fallible source yields them. The first error
+/// of the source stops the array and is kept in `failure` for the caller.
+struct StreamedCells<I, E> {
+    source: std::cell::Cell<Option<I>>,
+    failure: std::cell::Cell<Option<E>>,
+}
+
+impl<I, E> Serialize for StreamedCells<I, E>
+where
+    I: Iterator<Item = Result<CellRecord, E>>,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(source) = self.source.take() else {
+            return Err(ser::Error::custom("streamed cells can be serialised once"));
+        };
+        let mut seq = s.serialize_seq(None)?;
+        for cell in source {
+            match cell {
+                Ok(record) => seq.serialize_element(&record)?,
+                Err(e) => {
+                    self.failure.set(Some(e));
+                    return Err(ser::Error::custom("the source of the cells failed"));
+                }
+            }
+        }
+        seq.end()
+    }
+}
+
+/// Why a streamed write ([`write_json_stream`], [`write_csv_stream`]) failed: the source
+/// of the records, or the writer.
+#[derive(Debug)]
+pub enum StreamError<E, W> {
+    /// The source of the records failed (its first error; nothing after it was written).
+    Source(E),
+    /// Formatting or writing failed.
+    Write(W),
+}
+
+/// Writes records as CSV, one row at a time: the header before the first record, nothing
+/// for no record. [`write_csv`] and [`write_csv_stream`] are built on it, so every CSV
+/// writer of the crate gives the same bytes for the same records.
+pub struct CsvWriter<W: std::io::Write> {
+    inner: csv::Writer<W>,
+}
+
+impl<W: std::io::Write> CsvWriter<W> {
+    /// A writer into `writer` (which is best buffered: the writer buffers only a few KiB).
+    pub fn new(writer: W) -> Self {
+        CsvWriter {
+            inner: csv::Writer::from_writer(writer),
+        }
+    }
+
+    /// Writes one record (and the header first, on the first call).
+    pub fn write(&mut self, record: &CellRecord) -> Result<(), csv::Error> {
+        self.inner.serialize(record)
+    }
+
+    /// Flushes what is buffered into the underlying writer.
+    pub fn finish(mut self) -> Result<(), csv::Error> {
+        self.inner.flush()?;
+        Ok(())
+    }
+}
+
 /// Writes records as CSV with a header row.
 pub fn write_csv<W: std::io::Write>(writer: W, records: &[CellRecord]) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(writer);
+    write_csv_stream(
+        writer,
+        records.iter().map(Ok::<_, std::convert::Infallible>),
+    )
+    .map_err(|e| match e {
+        StreamError::Write(e) => e,
+        StreamError::Source(never) => match never {},
+    })
+}
+
+/// Writes records as CSV with a header row while `records` yields them, holding one at a
+/// time: the bytes of [`write_csv`] for the same records. Stops at the first error of the
+/// source.
+pub fn write_csv_stream<W, R, E>(
+    writer: W,
+    records: impl IntoIterator<Item = Result<R, E>>,
+) -> Result<(), StreamError<E, csv::Error>>
+where
+    W: std::io::Write,
+    R: std::borrow::Borrow<CellRecord>,
+{
+    let mut w = CsvWriter::new(writer);
     for r in records {
-        w.serialize(r)?;
+        w.write(r.map_err(StreamError::Source)?.borrow())
+            .map_err(StreamError::Write)?;
     }
-    w.flush()?;
-    Ok(())
+    w.finish().map_err(StreamError::Write)
 }
 
 /// Reads records written by [`write_csv`].
 pub fn read_csv<R: std::io::Read>(reader: R) -> Result<Vec<CellRecord>, csv::Error> {
-    csv::Reader::from_reader(reader).deserialize().collect()
+    read_csv_stream(reader).collect()
+}
+
+/// Reads records written by [`write_csv`] one at a time, as they are parsed.
+pub fn read_csv_stream<R: std::io::Read>(
+    reader: R,
+) -> impl Iterator<Item = Result<CellRecord, csv::Error>> {
+    csv::Reader::from_reader(reader).into_deserialize()
 }
 
 /// Writes a [`SweepDocument`] as JSON.
@@ -315,6 +433,34 @@ pub fn write_json<W: std::io::Write>(
     doc: &SweepDocument,
 ) -> Result<(), serde_json::Error> {
     serde_json::to_writer(writer, doc)
+}
+
+/// Writes the JSON document of a sweep ([`FORMAT_VERSION`], `spec`, then the cells) while
+/// `cells` yields them, holding one at a time: the bytes of [`write_json`] for the same
+/// document. Stops at the first error of the source (the output is then incomplete).
+pub fn write_json_stream<W, E>(
+    writer: W,
+    spec: &SweepSpec,
+    cells: impl IntoIterator<Item = Result<CellRecord, E>>,
+) -> Result<(), StreamError<E, serde_json::Error>>
+where
+    W: std::io::Write,
+{
+    let cells = StreamedCells {
+        source: std::cell::Cell::new(Some(cells.into_iter())),
+        failure: std::cell::Cell::new(None),
+    };
+    let layout = DocumentLayout {
+        format_version: FORMAT_VERSION,
+        spec,
+        cells: &cells,
+    };
+    let written = serde_json::to_writer(writer, &layout);
+    match (cells.failure.take(), written) {
+        (Some(e), _) => Err(StreamError::Source(e)),
+        (None, Err(e)) => Err(StreamError::Write(e)),
+        (None, Ok(())) => Ok(()),
+    }
 }
 
 /// Reads a [`SweepDocument`] written by [`write_json`].

@@ -3,7 +3,9 @@
 //!
 //! An output directory holds `manifest.json` (format version, spec, spec hash, chunk size),
 //! `chunks/chunk-NNNNNNNN.csv` (the records of each finished chunk) and, once every chunk
-//! is there, `cells.csv` and `cells.json`. Every file is written to a temporary file in the
+//! is there, `cells.csv` and `cells.json`, assembled by streaming the chunk files in order
+//! into both at once, one record at a time (memory does not grow with the number of
+//! cells). Every file is written to a temporary file in the
 //! same directory, fsynced and renamed into place, so a file either is complete or does not
 //! exist. Re-running the same spec into the directory skips the finished chunks; a
 //! different spec is an error. A run killed mid-write can leave a hidden temporary file
@@ -12,13 +14,14 @@
 
 use std::fs;
 use std::io::{BufReader, BufWriter, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use symstab_core::Error;
+use symstab_core::{Error, Outcome};
 
 use crate::error::{Result, SweepError};
 use crate::grid::SweepSpec;
@@ -251,24 +254,117 @@ fn chunk_path(dir: &Path, chunk: usize) -> PathBuf {
     dir.join(CHUNK_DIR).join(format!("chunk-{chunk:08}.csv"))
 }
 
-fn read_chunk(path: &Path, range: std::ops::Range<usize>) -> Result<Vec<CellRecord>> {
-    let f = fs::File::open(path).map_err(|e| SweepError::io(path, e))?;
-    let records = record::read_csv(BufReader::new(f)).map_err(|source| SweepError::Csv {
-        path: path.to_owned(),
-        source,
-    })?;
-    let ok = records.len() == range.len()
-        && records
-            .iter()
-            .zip(range.clone())
-            .all(|(r, idx)| r.index == idx as u64);
-    if !ok {
-        return Err(SweepError::corrupt(
-            path,
-            format!("expected cells {range:?}"),
-        ));
+/// The path of chunk `chunk` in the first of `dirs` that holds it.
+fn find_chunk(dirs: &[&Path], chunk: usize) -> Option<PathBuf> {
+    dirs.iter()
+        .map(|d| chunk_path(d, chunk))
+        .find(|p| p.is_file())
+}
+
+/// Fails with [`SweepError::MissingChunks`] unless each of `n_chunks` chunks is in one of
+/// `dirs`.
+fn check_chunks_present(dirs: &[&Path], n_chunks: usize) -> Result<()> {
+    let missing: Vec<usize> = (0..n_chunks)
+        .filter(|&c| find_chunk(dirs, c).is_none())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(SweepError::MissingChunks {
+            dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
+            missing,
+            total: n_chunks,
+        })
     }
-    Ok(records)
+}
+
+/// The rows of an open chunk file, parsed as they are read.
+type ChunkRows = Box<dyn Iterator<Item = csv::Result<CellRecord>>>;
+
+/// The records of every chunk of a sweep in canonical order, each with its chunk number,
+/// read one at a time from the chunk files (the first of `dirs` holding each chunk).
+/// Checks that each file holds exactly the cells of its range, in order; stops after the
+/// first error.
+struct ChunkRecords<'a> {
+    dirs: &'a [&'a Path],
+    ranges: &'a [Range<usize>],
+    /// The chunk being read.
+    chunk: usize,
+    /// The index the next record of the chunk must have.
+    next_index: usize,
+    /// The open chunk file and its rows.
+    open: Option<(PathBuf, ChunkRows)>,
+    failed: bool,
+}
+
+impl<'a> ChunkRecords<'a> {
+    fn new(dirs: &'a [&'a Path], ranges: &'a [Range<usize>]) -> Self {
+        ChunkRecords {
+            dirs,
+            ranges,
+            chunk: 0,
+            next_index: 0,
+            open: None,
+            failed: false,
+        }
+    }
+
+    fn step(&mut self) -> Option<Result<(usize, CellRecord)>> {
+        loop {
+            let range = self.ranges.get(self.chunk)?.clone();
+            let (path, rows) = match &mut self.open {
+                Some(open) => open,
+                None => {
+                    let Some(path) = find_chunk(self.dirs, self.chunk) else {
+                        return Some(Err(SweepError::MissingChunks {
+                            dirs: self.dirs.iter().map(|d| d.to_path_buf()).collect(),
+                            missing: vec![self.chunk],
+                            total: self.ranges.len(),
+                        }));
+                    };
+                    let file = match fs::File::open(&path) {
+                        Ok(f) => f,
+                        Err(e) => return Some(Err(SweepError::io(path, e))),
+                    };
+                    self.next_index = range.start;
+                    let rows = Box::new(record::read_csv_stream(BufReader::new(file)));
+                    self.open.insert((path, rows))
+                }
+            };
+            let wrong = || SweepError::corrupt(&*path, format!("expected cells {range:?}"));
+            match rows.next() {
+                Some(Ok(r)) if self.next_index < range.end && r.index == self.next_index as u64 => {
+                    self.next_index += 1;
+                    return Some(Ok((self.chunk, r)));
+                }
+                Some(Ok(_)) => return Some(Err(wrong())),
+                Some(Err(source)) => {
+                    return Some(Err(SweepError::Csv {
+                        path: path.clone(),
+                        source,
+                    }));
+                }
+                None if self.next_index == range.end => {
+                    self.open = None;
+                    self.chunk += 1;
+                }
+                None => return Some(Err(wrong())),
+            }
+        }
+    }
+}
+
+impl Iterator for ChunkRecords<'_> {
+    type Item = Result<(usize, CellRecord)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let item = self.step();
+        self.failed = matches!(item, Some(Err(_)));
+        item
+    }
 }
 
 fn write_records_csv(path: &Path, records: &[CellRecord]) -> Result<()> {
@@ -280,22 +376,136 @@ fn write_records_csv(path: &Path, records: &[CellRecord]) -> Result<()> {
     })
 }
 
-/// Writes `cells.csv` and `cells.json` for a complete sweep into `dir`.
-pub fn write_results(dir: &Path, spec: &SweepSpec, records: &[CellRecord]) -> Result<()> {
-    fs::create_dir_all(dir).map_err(|e| SweepError::io(dir, e))?;
-    write_records_csv(&dir.join(CELLS_CSV), records)?;
-    let path = dir.join(CELLS_JSON);
-    let doc = SweepDocument {
-        format_version: FORMAT_VERSION,
-        spec: spec.clone(),
-        cells: records.to_vec(),
-    };
-    write_atomic(&path, |w| {
-        record::write_json(&mut *w, &doc).map_err(|source| SweepError::Json {
-            path: path.clone(),
-            source,
+/// Writes `cells.csv` and `cells.json` into `dir` while `cells` yields the records, in one
+/// pass holding one record at a time. Each file goes through [`write_atomic`]; `cells.csv`
+/// is renamed into place first, then `cells.json`. An error of `cells` (or of a write)
+/// removes the temporary files, so neither file is left half-written.
+fn write_cells(
+    dir: &Path,
+    spec: &SweepSpec,
+    cells: impl Iterator<Item = Result<CellRecord>>,
+) -> Result<()> {
+    let csv_path = dir.join(CELLS_CSV);
+    let json_path = dir.join(CELLS_JSON);
+    write_atomic(&json_path, |json_file| {
+        write_atomic(&csv_path, |csv_file| {
+            let csv_error = |source| SweepError::Csv {
+                path: csv_path.clone(),
+                source,
+            };
+            let mut csv = record::CsvWriter::new(&mut *csv_file);
+            // The JSON writer pulls the records; each is written to the CSV on its way.
+            let teed = cells.map(|cell| {
+                let cell = cell?;
+                csv.write(&cell).map_err(csv_error)?;
+                Ok(cell)
+            });
+            record::write_json_stream(&mut *json_file, spec, teed).map_err(|e| match e {
+                record::StreamError::Source(e) => e,
+                record::StreamError::Write(source) => SweepError::Json {
+                    path: json_path.clone(),
+                    source,
+                },
+            })?;
+            csv.finish().map_err(csv_error)
         })
     })
+}
+
+/// Writes `cells.csv` and `cells.json` for a complete sweep into `dir`.
+///
+/// The bytes are those the assembly of an output directory writes for the same records.
+pub fn write_results(dir: &Path, spec: &SweepSpec, records: &[CellRecord]) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|e| SweepError::io(dir, e))?;
+    write_cells(dir, spec, records.iter().map(|r| Ok(*r)))
+}
+
+/// Outcome counts and steps of a set of cells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CellTally {
+    /// Cells counted.
+    pub cells: usize,
+    /// Cells whose loss fell below the convergence tolerance.
+    pub converged: usize,
+    /// Cells whose loss became non-finite or exceeded the divergence bound.
+    pub diverged: usize,
+    /// Cells that spent the step budget.
+    pub unfinished: usize,
+    /// Gradient-descent updates of the cells, summed.
+    pub steps: u64,
+}
+
+impl CellTally {
+    /// Counts one cell.
+    pub fn add(&mut self, record: &CellRecord) {
+        self.cells += 1;
+        match record.outcome {
+            Outcome::Converged => self.converged += 1,
+            Outcome::Diverged => self.diverged += 1,
+            Outcome::Unfinished => self.unfinished += 1,
+        }
+        self.steps += u64::from(record.steps);
+    }
+
+    /// The tally of the cells of both.
+    pub fn merged(&self, other: &CellTally) -> CellTally {
+        CellTally {
+            cells: self.cells + other.cells,
+            converged: self.converged + other.converged,
+            diverged: self.diverged + other.diverged,
+            unfinished: self.unfinished + other.unfinished,
+            steps: self.steps + other.steps,
+        }
+    }
+
+    /// The tally of a set of records.
+    pub fn of(records: &[CellRecord]) -> CellTally {
+        let mut tally = CellTally::default();
+        for r in records {
+            tally.add(r);
+        }
+        tally
+    }
+}
+
+/// What went into `cells.csv` and `cells.json`, counted while they were written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Assembled {
+    /// The cells of the chunks computed by this run.
+    pub computed: CellTally,
+    /// The cells of the chunks found finished and reused.
+    pub reused: CellTally,
+}
+
+impl Assembled {
+    /// Every cell of the sweep.
+    pub fn total(&self) -> CellTally {
+        self.computed.merged(&self.reused)
+    }
+}
+
+/// Streams the chunk files of a complete sweep (from the first of `dirs` holding each)
+/// into `out_dir`'s `cells.csv` and `cells.json`, one record at a time, and tallies the
+/// records: those of the chunks for which `computed` is true apart from the others.
+fn assemble(
+    dirs: &[&Path],
+    out_dir: &Path,
+    spec: &SweepSpec,
+    ranges: &[Range<usize>],
+    computed: impl Fn(usize) -> bool,
+) -> Result<Assembled> {
+    let mut tally = Assembled::default();
+    let cells = ChunkRecords::new(dirs, ranges).map(|item| {
+        let (chunk, record) = item?;
+        if computed(chunk) {
+            tally.computed.add(&record);
+        } else {
+            tally.reused.add(&record);
+        }
+        Ok(record)
+    });
+    write_cells(out_dir, spec, cells)?;
+    Ok(tally)
 }
 
 /// Reads `cells.csv` from a file.
@@ -338,14 +548,17 @@ pub struct DirRunSummary {
     pub chunks_reused: usize,
     /// Every chunk of the shard is on disk.
     pub shard_complete: bool,
-    /// All records, when the whole sweep is complete (then `cells.csv`/`cells.json` exist).
-    pub records: Option<Vec<CellRecord>>,
+    /// When the whole sweep is complete: the counts of the cells streamed into
+    /// `cells.csv`/`cells.json` (which then exist). Read the files for the records.
+    pub assembled: Option<Assembled>,
 }
 
 /// Runs (or resumes) shard `shard` of a toy sweep into `dir`, one CSV per chunk.
 ///
 /// When the run covers the whole sweep ([`Shard::ALL`]) and every chunk is finished, it
-/// also writes `cells.csv` and `cells.json` and returns the records. Cancellation through
+/// also assembles `cells.csv` and `cells.json`, streaming the chunk files in order one
+/// record at a time (so memory does not grow with the number of cells), and returns the
+/// outcome counts. Cancellation through
 /// [`RunOptions::cancel`] leaves the finished chunks in place for the next run.
 pub fn run_toy_sweep_in_dir(
     dir: &Path,
@@ -414,43 +627,24 @@ pub fn run_toy_sweep_in_dir(
         computed_chunks,
         chunks_reused: mine.len() - todo.len(),
         shard_complete,
-        records: None,
+        assembled: None,
     };
     if shard_complete && shard == Shard::ALL {
-        let records = collect_chunks(&[dir], &ranges)?;
-        write_results(dir, spec, &records)?;
-        summary.records = Some(records);
+        let computed = &summary.computed_chunks;
+        let assembled = assemble(&[dir], dir, spec, &ranges, |c| {
+            computed.binary_search(&c).is_ok()
+        })?;
+        summary.assembled = Some(assembled);
     }
     Ok(summary)
 }
 
-fn collect_chunks(dirs: &[&Path], ranges: &[std::ops::Range<usize>]) -> Result<Vec<CellRecord>> {
-    let mut paths = Vec::with_capacity(ranges.len());
-    let mut missing = Vec::new();
-    for c in 0..ranges.len() {
-        match dirs.iter().map(|d| chunk_path(d, c)).find(|p| p.is_file()) {
-            Some(p) => paths.push(p),
-            None => missing.push(c),
-        }
-    }
-    if !missing.is_empty() {
-        return Err(SweepError::MissingChunks {
-            dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
-            missing,
-            total: ranges.len(),
-        });
-    }
-    let mut records = Vec::with_capacity(ranges.last().map_or(0, |r| r.end));
-    for (path, range) in paths.iter().zip(ranges) {
-        records.extend(read_chunk(path, range.clone())?);
-    }
-    Ok(records)
-}
-
 /// Merges the chunk outputs of shard directories (same spec and chunking) into `out_dir`,
-/// writing its manifest, `cells.csv` and `cells.json`; returns the records, identical to
-/// those of an unsharded run.
-pub fn merge_shards(shard_dirs: &[&Path], out_dir: &Path) -> Result<Vec<CellRecord>> {
+/// writing its manifest, `cells.csv` and `cells.json` (the same bytes as an unsharded
+/// run's, streamed from the chunk files one record at a time); returns the outcome counts.
+/// Every chunk must be in one of the shard directories ([`SweepError::MissingChunks`]
+/// otherwise, before anything is written).
+pub fn merge_shards(shard_dirs: &[&Path], out_dir: &Path) -> Result<CellTally> {
     let first = *shard_dirs
         .first()
         .ok_or_else(|| Error::invalid_value("shard_dirs", "[]", "must not be empty"))?;
@@ -477,8 +671,8 @@ pub fn merge_shards(shard_dirs: &[&Path], out_dir: &Path) -> Result<Vec<CellReco
     manifest.spec.validate()?;
     crate::memory::check_in_dir(&manifest.spec, manifest.chunk_cells, 1)?;
     let ranges = chunk_ranges(manifest.n_cells, manifest.chunk_cells);
-    let records = collect_chunks(shard_dirs, &ranges)?;
+    check_chunks_present(shard_dirs, ranges.len())?;
     prepare_dir(out_dir, &manifest.spec, manifest.chunk_cells)?;
-    write_results(out_dir, &manifest.spec, &records)?;
-    Ok(records)
+    let assembled = assemble(shard_dirs, out_dir, &manifest.spec, &ranges, |_| false)?;
+    Ok(assembled.total())
 }

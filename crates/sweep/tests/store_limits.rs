@@ -58,8 +58,8 @@ fn resume_and_merge_remove_stale_temp_files() {
     // Merge cleans the output directory it writes into.
     let out = fresh_dir("merged");
     let stale_out = plant_stale(&out, "cells.json");
-    let records = store::merge_shards(&[dir.as_path()], &out).unwrap();
-    assert_eq!(records.len(), spec.len());
+    let merged = store::merge_shards(&[dir.as_path()], &out).unwrap();
+    assert_eq!(merged.cells, spec.len());
     assert!(!stale_out.exists());
     assert_eq!(store::remove_stale_temp_files(&out).unwrap(), 0);
     let _ = std::fs::remove_dir_all(&dir);

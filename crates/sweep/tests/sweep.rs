@@ -363,7 +363,7 @@ fn interrupted_sweep_resumes_without_recomputing() {
         .unwrap();
     assert_eq!(first.chunks_total, 25);
     assert_eq!(first.chunks_computed, 1);
-    assert!(!first.shard_complete && first.records.is_none());
+    assert!(!first.shard_complete && first.assembled.is_none());
     assert!(!dir.path().join(store::CELLS_CSV).exists());
     // A half-written temporary file from a killed writer is ignored.
     std::fs::write(
@@ -377,14 +377,16 @@ fn interrupted_sweep_resumes_without_recomputing() {
     cancel.store(false, Ordering::Relaxed);
     let second = run_toy_sweep_in_dir(dir.path(), &spec, &opts, Shard::ALL, &NoProgress).unwrap();
     assert_eq!((second.chunks_reused, second.chunks_computed), (1, 24));
-    let resumed = second.records.unwrap();
     let fresh = toy_records(
         &spec,
         &run_toy_sweep(&spec, &RunOptions::default(), &NoProgress)
             .unwrap()
             .cells,
     );
-    all_same(&resumed, &fresh);
+    // The counts streamed with the files: the first chunk reused, the rest computed.
+    let assembled = second.assembled.unwrap();
+    assert_eq!(assembled.reused, store::CellTally::of(&fresh[..300]));
+    assert_eq!(assembled.computed, store::CellTally::of(&fresh[300..]));
     all_same(
         &store::read_results_csv(&dir.path().join(store::CELLS_CSV)).unwrap(),
         &fresh,
@@ -426,20 +428,29 @@ fn shards_merge_to_the_unsharded_result() {
             &NoProgress,
         )
         .unwrap();
-        assert!(s.shard_complete && s.records.is_none());
+        assert!(s.shard_complete && s.assembled.is_none());
     }
     let paths: Vec<&std::path::Path> = shard_dirs.iter().map(|d| d.path()).collect();
     let merged_dir = tempfile::tempdir().unwrap();
     let merged = store::merge_shards(&paths, merged_dir.path()).unwrap();
-    all_same(&merged, &all.records.unwrap());
+    assert_eq!(merged, all.assembled.unwrap().total());
+    assert_eq!(merged.cells, spec.len());
     for name in [store::CELLS_CSV, store::CELLS_JSON] {
         let x = std::fs::read(whole.path().join(name)).unwrap();
         let y = std::fs::read(merged_dir.path().join(name)).unwrap();
         assert!(x == y, "{name} differs");
     }
     // A missing shard is reported, not silently merged.
-    let err = store::merge_shards(&paths[..2], tempfile::tempdir().unwrap().path()).unwrap_err();
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("merged");
+    let err = store::merge_shards(&paths[..2], &out).unwrap_err();
+    assert!(
+        matches!(&err, symstab_sweep::SweepError::MissingChunks { missing, total: 13, .. }
+            if missing == &[2, 5, 8, 11]),
+        "{err}"
+    );
     assert!(err.to_string().contains("chunk"), "{err}");
+    assert!(!out.exists(), "a failed merge created {}", out.display());
     assert!(Shard::new(3, 3).is_err() && Shard::new(0, 0).is_err());
 }
 

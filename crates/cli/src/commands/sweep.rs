@@ -70,9 +70,15 @@ pub fn run(args: &SweepArgs) -> Result<()> {
 pub fn merge(args: &MergeArgs) -> Result<()> {
     output::check_output_dir("--out", &args.out)?;
     let dirs: Vec<&Path> = args.dirs.iter().map(PathBuf::as_path).collect();
-    let records = store::merge_shards(&dirs, &args.out)
+    let tally = store::merge_shards(&dirs, &args.out)
         .with_context(|| format!("merge --out {}", args.out.display()))?;
-    let mut summary = count(&records);
+    let mut summary = SweepSummary {
+        cells: tally.cells,
+        converged: tally.converged,
+        diverged: tally.diverged,
+        unfinished: tally.unfinished,
+        ..SweepSummary::default()
+    };
     summary.reused = summary.cells;
     summary.complete = true;
     summary.out = Some(args.out.display().to_string());
@@ -222,27 +228,31 @@ fn run_in_dir(
         .filter(|(c, _)| shard.owns(*c))
         .map(|(_, r)| r.len())
         .sum();
-    let mut tally = |chunk: usize, records: &[CellRecord]| {
-        let fresh = result.computed_chunks.binary_search(&chunk).is_ok();
-        for r in records {
-            add_outcome(&mut summary, r.outcome);
-            if fresh {
-                summary.computed += 1;
-                summary.steps += u64::from(r.steps);
-            } else {
-                summary.reused += 1;
-            }
+    match &result.assembled {
+        // A complete sweep returns the counts it tallied while writing cells.csv/cells.json.
+        Some(assembled) => {
+            let (computed, reused) = (&assembled.computed, &assembled.reused);
+            summary.converged = computed.converged + reused.converged;
+            summary.diverged = computed.diverged + reused.diverged;
+            summary.unfinished = computed.unfinished + reused.unfinished;
+            summary.computed = computed.cells;
+            summary.steps = computed.steps;
+            summary.reused = reused.cells;
         }
-    };
-    match &result.records {
-        // A complete sweep returns its records (every chunk, the whole sweep's shard).
-        Some(all) => {
-            for (chunk, range) in ranges.iter().enumerate() {
-                tally(chunk, &all[range.clone()]);
-            }
-        }
-        // Otherwise read the shard's chunk files that exist.
+        // Otherwise read the shard's chunk files that exist, one at a time.
         None => {
+            let mut tally = |chunk: usize, records: &[CellRecord]| {
+                let fresh = result.computed_chunks.binary_search(&chunk).is_ok();
+                for r in records {
+                    add_outcome(&mut summary, r.outcome);
+                    if fresh {
+                        summary.computed += 1;
+                        summary.steps += u64::from(r.steps);
+                    } else {
+                        summary.reused += 1;
+                    }
+                }
+            };
             for (chunk, path) in chunk_files(dir)? {
                 if shard.owns(chunk) {
                     tally(chunk, &store::read_results_csv(&path)?);
@@ -284,18 +294,6 @@ fn add_outcome(summary: &mut SweepSummary, outcome: Outcome) {
         Outcome::Diverged => summary.diverged += 1,
         Outcome::Unfinished => summary.unfinished += 1,
     }
-}
-
-/// Outcome counts of a set of records.
-fn count(records: &[CellRecord]) -> SweepSummary {
-    let mut summary = SweepSummary {
-        cells: records.len(),
-        ..SweepSummary::default()
-    };
-    for r in records {
-        add_outcome(&mut summary, r.outcome);
-    }
-    summary
 }
 
 /// Progress on stderr: an indicatif bar on a terminal, a few plain lines otherwise.
