@@ -688,22 +688,63 @@ mod tests {
 
     #[test]
     fn tridiagonal_factor_reconstructs_the_matrix() {
-        let n = 9;
-        let a = lower_to_full(&DMatrix::from_fn(n, n, |i, j| {
-            ((i + 2 * j) % 5) as f64 - 1.5
-        }));
-        let tri = tridiagonalise(&a);
-        let q = tri.orthogonal_factor();
-        let mut t = DMatrix::zeros(n, n);
-        for i in 0..n {
-            t[(i, i)] = tri.diagonal[i];
-            if i + 1 < n {
-                t[(i + 1, i)] = tri.off_diagonal[i];
-                t[(i, i + 1)] = tri.off_diagonal[i];
+        // n = 9: one block of reflectors; n = 150: three blocks, two column chunks, parallel.
+        for n in [9, 150] {
+            let a = lower_to_full(&DMatrix::from_fn(n, n, |i, j| {
+                ((i + 2 * j) % 5) as f64 - 1.5 + ((i * j) % 7) as f64 * 0.125
+            }));
+            let tri = tridiagonalise(&a);
+            let q = tri.orthogonal_factor();
+            let mut t = DMatrix::zeros(n, n);
+            for i in 0..n {
+                t[(i, i)] = tri.diagonal[i];
+                if i + 1 < n {
+                    t[(i + 1, i)] = tri.off_diagonal[i];
+                    t[(i, i + 1)] = tri.off_diagonal[i];
+                }
+            }
+            let error = (&q * t * q.transpose() - &a).amax();
+            assert!(error < 1e-14 * a.amax() * n as f64, "n = {n}: {error:e}");
+            let orthogonality = (q.transpose() * &q - DMatrix::identity(n, n)).amax();
+            assert!(
+                orthogonality < 1e-15 * n as f64,
+                "n = {n}: {orthogonality:e}"
+            );
+        }
+    }
+
+    #[test]
+    fn row_bands_apply_rotations_exactly_as_one_at_a_time() {
+        // 37 rows: two full bands and a padded one; sweeps split into several batches.
+        let (rows, cols) = (37, 50);
+        let mut z = DMatrix::from_fn(rows, cols, |i, j| ((i * 13 + j * 7) % 17) as f64 - 8.25);
+        let mut reference = z.clone();
+        let mut bands = RowBands::from_matrix(&z);
+        let (mut sweeps, mut rotations) = (Vec::new(), Vec::new());
+        for t in 0..40usize {
+            let end = cols - 1 - t % 7;
+            let count = 1 + (t * 11) % end;
+            for k in 0..count {
+                let angle = 0.1 + (t * 31 + k * 17) as f64 * 0.37;
+                let (s, c) = angle.sin_cos();
+                rotations.push((c, s));
+                let i = end - 1 - k;
+                for r in 0..rows {
+                    let (x, y) = (reference[(r, i)], reference[(r, i + 1)]);
+                    reference[(r, i + 1)] = s * x + c * y;
+                    reference[(r, i)] = c * x - s * y;
+                }
+            }
+            sweeps.push(Sweep { end, count });
+            if t % 9 == 8 {
+                bands.apply(&sweeps, &rotations);
+                sweeps.clear();
+                rotations.clear();
             }
         }
-        assert!((&q * t * q.transpose() - &a).amax() < 1e-14 * a.amax() * n as f64);
-        assert!((q.transpose() * &q - DMatrix::identity(n, n)).amax() < 1e-15 * n as f64);
+        bands.apply(&sweeps, &rotations);
+        bands.copy_to(&mut z);
+        assert_eq!(z, reference);
     }
 
     #[test]
