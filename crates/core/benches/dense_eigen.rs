@@ -3,7 +3,7 @@
 //! `symmetric_eigenvalues()`, on random symmetric matrices of the sizes of dense Hessians
 //! (401 = the peer MLP, 1000, 2000). Prints the smallest thread CPU time (and, in
 //! brackets, wall time) of a few repetitions, and the worst residual ‖Av − λv‖/‖A‖_F of each
-//! full decomposition. Everything runs inside a one-thread rayon pool (so the thread CPU
+//! full decomposition and ours' worst |VᵀV − I| entry. Everything runs inside a one-thread rayon pool (so the thread CPU
 //! time is all the work), except the column `ours full 2t`: symstab's full decomposition
 //! on a two-thread pool, wall time (and, in brackets, the CPU time of the whole process).
 //!
@@ -92,7 +92,7 @@ fn main() {
     };
     let (one, two) = (pool(1), pool(2));
     println!(
-        "{:>6} {:>18} {:>18} {:>18} {:>18} {:>18} {:>9} {:>9}",
+        "{:>6} {:>18} {:>18} {:>18} {:>18} {:>18} {:>9} {:>9} {:>9}",
         "n",
         "ours full ms",
         "ours full 2t ms",
@@ -100,7 +100,8 @@ fn main() {
         "nalg full ms",
         "nalg values ms",
         "res ours",
-        "res nalg"
+        "res nalg",
+        "orth ours"
     );
     for n in sizes {
         let a = random_symmetric(n, n as u64);
@@ -129,7 +130,7 @@ fn main() {
         let theirs = a.clone().symmetric_eigen();
         let show = |(cpu, wall): (f64, f64)| format!("{:>8.1} ({:>7.1})", cpu * 1e3, wall * 1e3);
         println!(
-            "{n:>6} {:>18} {:>18} {:>18} {:>18} {:>18} {:>9.1e} {:>9.1e}",
+            "{n:>6} {:>18} {:>18} {:>18} {:>18} {:>18} {:>9.1e} {:>9.1e} {:>9.1e}",
             show(ours_full),
             format!(
                 "{:>8.1} ({:>7.1})",
@@ -141,6 +142,8 @@ fn main() {
             show(nalgebra_values),
             worst_residual(&a, ours.eigenvalues(), ours.eigenvectors()),
             worst_residual(&a, theirs.eigenvalues.as_slice(), &theirs.eigenvectors),
+            (ours.eigenvectors().transpose() * ours.eigenvectors() - DMatrix::identity(n, n))
+                .amax(),
         );
     }
 }
