@@ -24,7 +24,8 @@
 //!    that it stays in cache for the whole batch, with the column shared by consecutive
 //!    rotations of a sweep held in registers, and the bands run in parallel. Every row sees
 //!    the rotations in the order QL made them, so the result is that of applying them one
-//!    at a time, bit for bit, whatever the thread count (as is Q's: its chunks are fixed).
+//!    at a time, bit for bit. Neither step's result depends on the thread count (Q's column
+//!    chunks and the row bands are fixed by n).
 //! 5. If QL has not converged after 30·n sweeps (never seen; it converges cubically), the
 //!    cyclic Jacobi method (Golub & Van Loan §8.5.3), which always converges, is run on the
 //!    matrix instead, so a result is never silently unconverged.
