@@ -32,9 +32,9 @@
 //!
 //! Only the lower triangle of the input is read. The results are unsorted.
 //!
-//! Costs: with eigenvectors about 2.5 times the eigenvalues-only time at n = 1000–2000 on
-//! one thread (the reduction, Q and the rotations take similar shares), less on two
-//! threads since steps 3 and 4 run in parallel. The reduction itself is unblocked
+//! Costs: with eigenvectors about 2.3 times the eigenvalues-only time at n = 1000–2000 on
+//! one thread (the reduction and the rotations take most of it, forming Q about a tenth),
+//! less on two threads since steps 3 and 4 run in parallel. The reduction itself is unblocked
 //! (level-2, fused) and sequential, not the blocked level-3 form of LAPACK's `dsytrd`, so
 //! it bounds both paths; the rotations still cost ≈ 6n³ flops where a divide-and-conquer
 //! or MRRR tridiagonal eigensolver would need fewer.
