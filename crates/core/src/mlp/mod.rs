@@ -40,7 +40,7 @@
 pub mod conserved;
 mod derivatives;
 mod file;
-mod linalg;
+pub(crate) mod linalg;
 mod network;
 pub mod symmetry;
 
