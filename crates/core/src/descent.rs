@@ -55,6 +55,9 @@ pub enum Recording {
     None,
 }
 
+/// Most bytes a run's recording ([`GradientDescent::recording_bytes`]) may take: 4 GiB.
+pub const RECORDING_CAP_BYTES: u64 = 4 << 30;
+
 /// Settings of full-batch gradient descent. Build with [`GradientDescent::new`] and the
 /// `with_*` methods (each validates its value); [`GradientDescent::run`] validates again,
 /// so fields set directly are checked too.
@@ -174,6 +177,18 @@ impl GradientDescent {
         check_stop(&self.stop)
     }
 
+    /// Bytes a run of `n_params` parameters may record: every visited point and its loss
+    /// ([`Recording::Full`]: (max_steps + 1) × (8·P + 32)), the losses alone
+    /// ((max_steps + 1) × 8), or nothing.
+    pub fn recording_bytes(&self, n_params: usize) -> u128 {
+        let points = u128::from(self.max_steps as u64) + 1;
+        match self.recording {
+            Recording::Full => points * (8 * n_params as u128 + 32),
+            Recording::Losses => points * 8,
+            Recording::None => 0,
+        }
+    }
+
     /// Runs gradient descent on `model` from `start`.
     ///
     /// Errors only for invalid settings or a `start` of the wrong length or with a
@@ -181,6 +196,19 @@ impl GradientDescent {
     pub fn run<M: Model + ?Sized>(&self, model: &M, start: &[f64]) -> Result<Run> {
         self.validate()?;
         model.check_params("start", start)?;
+        let bytes = self.recording_bytes(start.len());
+        if bytes > u128::from(RECORDING_CAP_BYTES) {
+            return Err(Error::invalid_value(
+                "max_steps",
+                self.max_steps,
+                &format!(
+                    "recording a run of {} steps would take up to {bytes} bytes, above the cap \
+                     of {} GiB; record fewer steps, or only the losses or the summary",
+                    self.max_steps,
+                    RECORDING_CAP_BYTES >> 30
+                ),
+            ));
+        }
         let n = start.len();
         let mut theta = start.to_vec();
         let mut grad = vec![0.0; n];

@@ -11,7 +11,7 @@ mod common;
 use common::Quadratic;
 use symstab_core::descent::{GradientDescent, Recording, Run};
 use symstab_core::toy::ProductChain;
-use symstab_core::{Model, Outcome, StopRule};
+use symstab_core::{Error, Model, Outcome, StopRule};
 
 fn assert_point(got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len());
@@ -392,4 +392,28 @@ fn descent_the_six_runs_of_the_study() {
         r.steps,
         r.final_loss
     );
+}
+
+#[test]
+fn a_recording_too_large_for_memory_is_refused_before_running() {
+    let toy = ProductChain::toy();
+    let long = GradientDescent::new(0.01, 1_000_000_000).unwrap();
+    let e = long.run(&toy, &[1.0, 9.0]).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidValue { field, .. } if field == "max_steps"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("above the cap"), "{e}");
+    assert_eq!(long.recording_bytes(2), 1_000_000_001 * (16 + 32));
+    // The same budget without recording points runs (and converges early).
+    let summary = long
+        .with_recording(Recording::None)
+        .run(&toy, &[1.0, 9.0])
+        .unwrap();
+    assert_eq!(summary.outcome, Outcome::Converged);
+    let losses = GradientDescent::new(0.01, 1_000_000_000)
+        .unwrap()
+        .with_recording(Recording::Losses);
+    assert_eq!(losses.recording_bytes(2), 8_000_000_008);
+    assert!(losses.run(&toy, &[1.0, 9.0]).is_err());
 }
