@@ -181,13 +181,21 @@ fn default_out_dir() -> PathBuf {
 /// Renders the selected figures.
 pub fn run(options: &Options) -> FigureResult {
     if options.list {
+        let width = FIGURES.iter().map(|f| f.name.len()).max().unwrap_or(0);
         for figure in FIGURES {
-            println!("{:<16} {}", figure.name, figure.about);
+            println!("{:<width$}  {}", figure.name, figure.about);
         }
         return Ok(());
     }
-    std::fs::create_dir_all(&options.out)
-        .map_err(|e| format!("cannot create {}: {e}", options.out.display()))?;
+    if options.out.exists() && !options.out.is_dir() {
+        return Err(format!("--out {}: not a directory", options.out.display()).into());
+    }
+    std::fs::create_dir_all(&options.out).map_err(|e| {
+        format!(
+            "--out {}: cannot create the directory: {e}",
+            options.out.display()
+        )
+    })?;
     let context = Context {
         out: options.out.clone(),
         quick: options.quick,

@@ -102,7 +102,7 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         draw::draw_title(
             root,
             &format!(
-                "Hessian spectral density at two equivalent points of the trained {}",
+                "Spectral density at two equivalent points of the trained {}",
                 case.label
             ),
             12,
@@ -191,7 +191,27 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
                     format!("trace = {} (exact)", format_number(extremes.trace)),
                 ),
             ];
-            draw::draw_legend_inside(root, &pbox, &entries, LegendPlace::TopRight, (12, 10))?;
+            // The corner that covers no curve and no marked eigenvalue.
+            let curve: Vec<(f64, f64)> = xs
+                .iter()
+                .zip(ys)
+                .map(|(&x, &y)| (x, if y >= y_axis.min { y } else { f64::NAN }))
+                .collect();
+            let vertical = |v: f64| [(v, y_axis.min), (v, y_axis.max)];
+            let (max_line, min_line) =
+                (vertical(extremes.lambda_max), vertical(extremes.lambda_min));
+            draw::draw_legend_clear(
+                root,
+                &pbox,
+                &entries,
+                &[
+                    LegendPlace::TopRight,
+                    LegendPlace::TopCentre,
+                    LegendPlace::TopLeft,
+                ],
+                (12, 10),
+                &[&curve, &max_line, &min_line],
+            )?;
         }
         Ok(())
     })?;

@@ -689,6 +689,69 @@ pub fn draw_legend_inside(
     draw_legend(root, (x, y), entries)
 }
 
+/// Draws a legend box inside the plot box at the first of `places` whose box covers none
+/// of the data points `occupied` (each polyline sampled along its pixels, so a vertical
+/// line counts along its length); if every place covers some, at the one covering the
+/// fewest. Returns the place chosen.
+pub fn draw_legend_clear(
+    root: &Area<'_>,
+    pbox: &PlotBox,
+    entries: &[LegendEntry],
+    places: &[LegendPlace],
+    inset: (i32, i32),
+    occupied: &[&[(f64, f64)]],
+) -> DrawResult<LegendPlace> {
+    let (w, h) = legend_size(root, entries);
+    let (l, t, r, b) = pbox.bounds();
+    let corner = |place: LegendPlace| {
+        let x = match place {
+            LegendPlace::TopLeft | LegendPlace::BottomLeft => l + f64::from(inset.0),
+            LegendPlace::TopRight => r - f64::from(inset.0 + w),
+            LegendPlace::TopCentre | LegendPlace::BottomCentre => (l + r) / 2.0 - f64::from(w / 2),
+        };
+        let y = match place {
+            LegendPlace::TopLeft | LegendPlace::TopRight | LegendPlace::TopCentre => {
+                t + f64::from(inset.1)
+            }
+            LegendPlace::BottomLeft | LegendPlace::BottomCentre => b - f64::from(inset.1 + h),
+        };
+        (x, y)
+    };
+    // Pixel positions along every polyline, one every pixel or so.
+    let mut pixels = Vec::new();
+    for line in occupied {
+        let mapped: Vec<Option<(f64, f64)>> =
+            line.iter().map(|&(x, y)| pbox.to_pixel(x, y)).collect();
+        for pair in mapped.windows(2) {
+            if let [Some(a), Some(c)] = pair {
+                let steps = ((c.0 - a.0).abs().max((c.1 - a.1).abs()).ceil() as usize).max(1);
+                for k in 0..=steps {
+                    let f = k as f64 / steps as f64;
+                    pixels.push((a.0 + f * (c.0 - a.0), a.1 + f * (c.1 - a.1)));
+                }
+            }
+        }
+        if let [Some(p)] = mapped.as_slice() {
+            pixels.push(*p);
+        }
+    }
+    let covered = |place: LegendPlace| {
+        let (x, y) = corner(place);
+        let (x1, y1) = (x + f64::from(w), y + f64::from(h));
+        pixels
+            .iter()
+            .filter(|&&(px, py)| px >= x && px <= x1 && py >= y && py <= y1)
+            .count()
+    };
+    let chosen = places
+        .iter()
+        .copied()
+        .min_by_key(|&place| covered(place))
+        .unwrap_or(LegendPlace::TopRight);
+    draw_legend_inside(root, pbox, entries, chosen, inset)?;
+    Ok(chosen)
+}
+
 /// Draws legend rows (swatch and text) without a box, as if the box's corner were at `(x, y)`.
 fn draw_legend_entries(root: &Area<'_>, (x, y): (i32, i32), entries: &[LegendEntry]) -> DrawResult {
     let row = legend_row_height();
