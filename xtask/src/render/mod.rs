@@ -127,6 +127,44 @@ mod tests {
     use super::draw::{self, LineStyle};
     use super::*;
 
+    /// The clear legend placement avoids a place the data run through, and takes the
+    /// first candidate when all are clear.
+    #[test]
+    fn legends_avoid_the_data() {
+        use draw::{LegendEntry, LegendPlace, Swatch};
+        let (w, h) = (500u32, 400u32);
+        let mut buffer = vec![255u8; (w * h * 3) as usize];
+        let mut chosen = vec![];
+        paint_buffer(&mut buffer, (w, h), |root| {
+            let x = Axis::new("x", 0.0, 10.0, Scale::Linear);
+            let y = Axis::new("y", 0.0, 10.0, Scale::Linear);
+            let pbox = draw::draw_axes(root, (0, 0, w as i32, h as i32), &x, &y)?;
+            let entries = [LegendEntry::new(Swatch::Blank, "a legend row")];
+            let places = [LegendPlace::TopRight, LegendPlace::TopLeft];
+            let corner_line = [(9.5, 0.0), (9.5, 10.0)];
+            chosen.push(draw::draw_legend_clear(
+                root,
+                &pbox,
+                &entries,
+                &places,
+                (10, 10),
+                &[&corner_line],
+            )?);
+            let low_line = [(0.0, 0.5), (10.0, 0.5)];
+            chosen.push(draw::draw_legend_clear(
+                root,
+                &pbox,
+                &entries,
+                &places,
+                (10, 10),
+                &[&low_line],
+            )?);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(chosen, vec![LegendPlace::TopLeft, LegendPlace::TopRight]);
+    }
+
     /// An output file replaces its destination only when persisted, leaves no temporary
     /// file behind either way, and gets the permissions `File::create` would give.
     #[test]
