@@ -204,7 +204,7 @@ pub fn bad_output_parent(parent: &std::path::Path, is_file: bool) -> String {
 /// Reason: a quantity computed from the user's input overflowed to a non-finite value.
 /// `what` names the quantity (`the loss`), `remedy` says what to change.
 pub fn overflowed(what: &str, value: f64, remedy: &str) -> String {
-    format!("{what} there is {} (it overflows); {remedy}", number(value))
+    format!("{what} is {} (it overflows); {remedy}", number(value))
 }
 
 /// Reason: an option that only applies to other models.

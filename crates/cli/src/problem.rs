@@ -68,18 +68,29 @@ impl Origin {
     /// The error for a quantity computed there (`what`, e.g. `the loss`) that overflowed to
     /// `value`.
     pub fn overflow(&self, what: &str, value: f64) -> anyhow::Error {
-        self.error(messages::overflowed(what, value, self.remedy()))
+        self.error(messages::overflowed(
+            &format!("{what} there"),
+            value,
+            self.remedy(),
+        ))
     }
 
     /// The error for a core routine that rejected a value computed from these parameters
     /// (a non-finite Hessian entry, say): names the argument, keeps the core's reason.
     pub fn rejected(&self, during: &str, error: &symstab_core::Error) -> anyhow::Error {
-        match error {
-            symstab_core::Error::NonFinite { what, value, .. } => {
-                self.overflow(&format!("{during}: the {what}"), *value)
-            }
-            other => self.error(format!("{during}: {}", core_reason(other))),
-        }
+        self.error(rejection_reason(during, error, self.remedy()))
+    }
+}
+
+/// Why a core routine rejected a value computed from the user's input during `during`
+/// (e.g. `the Hessian`): an overflow says so and gives `remedy`; other reasons are kept.
+pub fn rejection_reason(during: &str, error: &symstab_core::Error, remedy: &str) -> String {
+    match error {
+        symstab_core::Error::NonFinite { what, index, value } => format!(
+            "{during} overflowed ({what} entry {index} is {}); {remedy}",
+            messages::number(*value)
+        ),
+        other => format!("{during}: {}", core_reason(other)),
     }
 }
 

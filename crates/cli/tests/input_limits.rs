@@ -287,7 +287,7 @@ fn every_null_in_json_output_comes_with_its_reason() {
     assert!(v["critical_lr"].is_null() && v["ratio"].is_null());
     let reason = v["reason"].as_str().expect("a reason string");
     assert!(
-        reason.contains("no divergence found up to the maximum learning rate 1e6"),
+        reason.contains("no divergence found up to the maximum learning rate 1000000"),
         "{reason}"
     );
     // Nothing null, no reason.
