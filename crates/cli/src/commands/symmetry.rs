@@ -58,18 +58,6 @@ pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
     let (action, moved, before, after) = match &loaded.problem {
         Problem::Toy(toy) => {
             let n = toy.n_factors();
-            if n < 2 {
-                // Both toy actions move two factors against each other.
-                return Err(ArgError::new(
-                    "--factors",
-                    n,
-                    format!(
-                        "--action {} needs at least 2 factors (one factor has no symmetry)",
-                        args.action.trim()
-                    ),
-                )
-                .into());
-            }
             let (name, moved) = match args.action.trim() {
                 "rescale" => {
                     let alpha = args.alpha.unwrap_or(DEFAULT_TOY_ALPHA);
@@ -77,6 +65,14 @@ pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
                         .rescale(params, 0, 1, alpha)
                         .map_err(|e| ArgError::new("--alpha", alpha, problem::core_reason(&e)))?;
                     ("rescale".to_owned(), moved)
+                }
+                "sign-flip" if args.alpha.is_some() => {
+                    return Err(ArgError::new(
+                        "--alpha",
+                        args.alpha.unwrap_or(DEFAULT_TOY_ALPHA),
+                        "only applies to --action rescale",
+                    )
+                    .into());
                 }
                 "sign-flip" => {
                     // Flipping the signs of two factors keeps their product.
