@@ -9,11 +9,11 @@ use std::path::Path;
 
 use common::{fails, symstab};
 
-/// Runs `args`, expecting exit code 1, nothing on stdout and one error line containing
+/// Runs `args`, expecting exit code 2 (bad input), nothing on stdout and one error line containing
 /// every string of `needles`; returns the line.
 fn fails_with(args: &[&str], needles: &[&str]) -> String {
     let (code, line) = fails(args, needles);
-    assert_eq!(code, 1, "symstab {args:?}: {line:?}");
+    assert_eq!(code, 2, "symstab {args:?}: {line:?}");
     assert_eq!(line.lines().count(), 1, "{line:?}");
     line
 }
