@@ -360,9 +360,7 @@ pub fn hessian_summary(
     } else {
         String::new()
     };
-    let stable = r
-        .stable_lr
-        .map_or_else(|| "unknown".to_owned(), step_bound);
+    let stable = r.stable_lr.map_or_else(|| "unknown".to_owned(), step_bound);
     let negatives = r
         .negative_count
         .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
@@ -549,7 +547,46 @@ pub fn orbit_summary(r: &crate::commands::orbit::OrbitReport, model: &str) -> St
 
 #[cfg(test)]
 mod tests {
-    use super::error_line;
+    use super::{ArgError, SweepSummary, error_line, number};
+
+    #[test]
+    fn numbers_are_short_and_round_trip() {
+        for (v, shown) in [
+            (49.0, "49"),
+            (0.025, "0.025"),
+            (1e-4, "0.0001"),
+            (9.9e-5, "9.9e-5"),
+            (1e-320, "1e-320"),
+            (123456789012345.6, "123456789012345.6"),
+            (1e15, "1e15"),
+            (-1.5e308, "-1.5e308"),
+            (0.0, "0"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(number(v), shown);
+            if v.is_finite() {
+                let back: f64 = shown.parse().unwrap();
+                assert_eq!(back.to_bits(), v.to_bits(), "{shown} reads back");
+            }
+        }
+        let e = ArgError::new("--tol", 1e-20, "too small");
+        assert_eq!(e.to_string(), "--tol: invalid value 1e-20: too small");
+        assert_eq!(crate::problem::join(&[1e200, 9.0]), "1e200,9");
+    }
+
+    #[test]
+    fn sweep_summary_writes_non_finite_rates_as_strings() {
+        let summary = SweepSummary {
+            seconds: 0.0,
+            steps_per_second: f64::NAN,
+            ..SweepSummary::default()
+        };
+        let v = serde_json::to_value(&summary).unwrap();
+        assert_eq!(v["steps_per_second"], "NaN");
+        assert_eq!(v["seconds"], 0.0);
+    }
 
     #[test]
     fn a_quoted_cause_is_printed_once() {

@@ -88,12 +88,9 @@ pub fn check_output_dir(arg: &str, path: &Path) -> Result<()> {
         .into());
     }
     if let Some(file) = path.ancestors().skip(1).find(|a| a.is_file()) {
-        return Err(ArgError::new(
-            arg,
-            path.display(),
-            messages::bad_output_parent(file, true),
-        )
-        .into());
+        return Err(
+            ArgError::new(arg, path.display(), messages::bad_output_parent(file, true)).into(),
+        );
     }
     Ok(())
 }

@@ -225,9 +225,21 @@ mod tests {
         assert!(count("-2").is_err());
         assert!(momentum("1").is_err());
         assert_eq!(momentum("0.9"), Ok(0.9));
-        assert!(count("99999999999999999999").unwrap_err().contains("too large"));
-        assert!(steps("99999999999999999999").unwrap_err().contains("too large"));
-        assert!(steps("4294967296").unwrap_err().contains("at most 4294967295"));
+        assert!(
+            count("99999999999999999999")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(
+            steps("99999999999999999999")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(
+            steps("4294967296")
+                .unwrap_err()
+                .contains("at most 4294967295")
+        );
         assert_eq!(steps("0"), Err(messages::MUST_BE_COUNT.to_owned()));
         assert_eq!(relative_tolerance("0.5"), Ok(0.5));
         for bad in ["0", "1", "2", "-0.1", "NaN", "inf"] {

@@ -88,8 +88,8 @@ pub fn run(args: &CriticalArgs) -> Result<()> {
     })?;
     // The search evaluates the Hessian at the start and runs from it: both must be finite.
     loaded.check_evaluates()?;
-    let result = critical_learning_rate(loaded.problem.model(), &loaded.params, &options)
-        .map_err(|e| {
+    let result =
+        critical_learning_rate(loaded.problem.model(), &loaded.params, &options).map_err(|e| {
             loaded
                 .origin
                 .rejected("the Hessian at the start (for 2/λmax)", &e)

@@ -299,7 +299,8 @@ fn matrix_free_lanczos(
 ) -> Result<HessianReport> {
     let n = model.n_params();
     let k = top.unwrap_or(DEFAULT_TOP);
-    let op = HessianOperator::new(model, params).map_err(|e| origin.rejected("the Hessian operator", &e))?;
+    let op = HessianOperator::new(model, params)
+        .map_err(|e| origin.rejected("the Hessian operator", &e))?;
     // When the two ends would overlap, ask for the whole spectrum from the top.
     let whole = 2 * k >= n;
     let options = LanczosOptions {
@@ -313,7 +314,8 @@ fn matrix_free_lanczos(
         seed,
         ..LanczosOptions::default()
     };
-    let result = lanczos(&op, &options).map_err(|e| origin.rejected("Lanczos on the Hessian", &e))?;
+    let result =
+        lanczos(&op, &options).map_err(|e| origin.rejected("Lanczos on the Hessian", &e))?;
     let mut values = result.top.values.clone();
     let mut residuals = result.top.residuals.clone();
     let mut error_bounds = result.top.error_bounds.clone();
@@ -353,13 +355,15 @@ fn matrix_free_power(
     origin: &problem::Origin,
 ) -> Result<HessianReport> {
     let n = model.n_params();
-    let op = HessianOperator::new(model, params).map_err(|e| origin.rejected("the Hessian operator", &e))?;
+    let op = HessianOperator::new(model, params)
+        .map_err(|e| origin.rejected("the Hessian operator", &e))?;
     let options = PowerOptions {
         tolerance,
         seed,
         ..PowerOptions::default()
     };
-    let result = power_iteration(&op, &options).map_err(|e| origin.rejected("power iteration on the Hessian", &e))?;
+    let result = power_iteration(&op, &options)
+        .map_err(|e| origin.rejected("power iteration on the Hessian", &e))?;
     let mut report = base("power", n, model.loss(params));
     let value = result.value;
     if value >= 0.0 {
@@ -405,7 +409,8 @@ fn trace_estimate(
         seed,
         ..TraceOptions::default()
     };
-    let t = hutchinson_trace(op, &options).map_err(|e| origin.rejected("the Hutchinson trace of the Hessian", &e))?;
+    let t = hutchinson_trace(op, &options)
+        .map_err(|e| origin.rejected("the Hutchinson trace of the Hessian", &e))?;
     Ok((t.mean, t.standard_error))
 }
 

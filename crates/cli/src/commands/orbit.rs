@@ -222,8 +222,7 @@ pub fn run(args: &OrbitArgs) -> Result<()> {
 /// exactly 1, whose record is then the unmoved point θ).
 fn alphas(args: &OrbitArgs) -> Result<Vec<f64>> {
     let range = args.alpha;
-    log_spaced(range.lo, range.hi, range.n)
-        .map_err(|e| alpha_error(args, problem::core_reason(&e)))
+    log_spaced(range.lo, range.hi, range.n).map_err(|e| alpha_error(args, problem::core_reason(&e)))
 }
 
 /// An error naming `--alpha` and its range, with `reason`.
@@ -413,7 +412,10 @@ fn flattest(
         return Err(alpha_error(
             args,
             messages::overflowed(
-                &format!("at the flattest α = {} {what}", messages::number(best.alpha)),
+                &format!(
+                    "at the flattest α = {} {what}",
+                    messages::number(best.alpha)
+                ),
                 v,
                 ALPHA_REMEDY,
             ),

@@ -141,7 +141,11 @@ pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
     let moved_values = moved
         .iter()
         .map(|&p| ("a transformed parameter", p))
-        .chain(after.iter().map(|&o| ("an output after the transformation", o)))
+        .chain(
+            after
+                .iter()
+                .map(|&o| ("an output after the transformation", o)),
+        )
         .chain([("the loss after the transformation", loss_after)]);
     if let Some((what, v)) = problem::first_non_finite(moved_values) {
         // The start is usable, so the group element took it out of range: name --alpha
