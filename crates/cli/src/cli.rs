@@ -1,9 +1,9 @@
 //! The command-line grammar (clap derive): commands, their arguments and their help.
 //!
 //! Values are parsed and validated here by the functions of [`crate::parse`], so that a bad
-//! value is a clap usage error naming the argument and the value (exit code 2). Checks that
-//! involve several arguments (a point of the wrong dimension for the model) happen in the
-//! commands.
+//! value is a clap usage error naming the argument and the value. Checks that involve
+//! several arguments (a point of the wrong dimension for the model) happen in the commands
+//! and raise [`crate::messages::ArgError`]; both exit with code 2.
 
 use std::path::PathBuf;
 
@@ -11,13 +11,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use symstab_core::orbit::OrbitPath;
 
-use crate::messages::GLOSSARY;
+use crate::messages::{GLOSSARY, top_help};
 use crate::parse::{self, LogRange, Range};
 
 /// Study how weight-space symmetries change gradient descent: Hessian spectra, the stable
 /// step 2/λmax, training runs, critical learning rates, sweeps and network orbit scans.
 #[derive(Debug, Parser)]
-#[command(name = "symstab", version, after_help = GLOSSARY, propagate_version = true)]
+#[command(name = "symstab", version, after_help = top_help(), propagate_version = true)]
 pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
@@ -168,8 +168,8 @@ pub struct HessianArgs {
     /// Number K of largest and of smallest eigenvalues to report (dense default: all; lanczos default: 5).
     #[arg(long, value_parser = parse::count)]
     pub top: Option<usize>,
-    /// Relative tolerance of lanczos and power (‖Hv − λv‖ ≤ T·‖H‖; default 1e-8).
-    #[arg(long, value_parser = parse::positive, allow_hyphen_values = true)]
+    /// Relative tolerance of lanczos and power, 0 < T < 1 (‖Hv − λv‖ ≤ T·‖H‖; default 1e-8).
+    #[arg(long, value_parser = parse::relative_tolerance, allow_hyphen_values = true)]
     pub tol: Option<f64>,
     /// Lanczos: what --tol bounds, the residual of each pair (vectors too) or its eigenvalue error bound (values only, fewer products).
     #[arg(long, value_enum, default_value_t = Criterion::Residual)]
@@ -235,8 +235,8 @@ pub struct CriticalArgs {
     /// Step budget of every run; a run still going after it counts as not diverged.
     #[arg(long, value_parser = parse::steps, allow_hyphen_values = true, default_value = "1000")]
     pub steps: usize,
-    /// Bisection stops when (critical − lower) <= this × critical.
-    #[arg(long, value_parser = parse::positive, allow_hyphen_values = true, default_value = "1e-9")]
+    /// Bisection stops when (critical − lower) <= this × critical (0 < value < 1).
+    #[arg(long, value_parser = parse::relative_tolerance, allow_hyphen_values = true, default_value = "1e-9")]
     pub relative_tolerance: f64,
     /// Print one JSON object instead of a summary.
     #[arg(long)]
@@ -337,8 +337,8 @@ pub struct OrbitArgs {
     /// Spectrum method at each point: auto, dense or lanczos.
     #[arg(long, value_enum, default_value_t = OrbitMethod::Auto)]
     pub method: OrbitMethod,
-    /// Relative residual tolerance of the Lanczos parts (‖Hv − λv‖ ≤ T·‖H‖; default 1e-10).
-    #[arg(long, value_parser = parse::positive, allow_hyphen_values = true)]
+    /// Relative residual tolerance of the Lanczos parts, 0 < T < 1 (‖Hv − λv‖ ≤ T·‖H‖; default 1e-10).
+    #[arg(long, value_parser = parse::relative_tolerance, allow_hyphen_values = true)]
     pub tol: Option<f64>,
     /// Also search the path for the point of smallest λmax (golden section in log α).
     #[arg(long)]

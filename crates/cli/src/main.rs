@@ -3,9 +3,12 @@
 //!
 //! The binary parses and validates arguments (clap), calls `symstab_core` and
 //! `symstab_sweep`, and formats results (text, or one JSON object with `--json`). Exit
-//! codes: 0 on success, 2 for usage errors found by clap (unknown flags, malformed or
-//! out-of-range values), 1 for every other error. Errors are one line on stderr, and a
-//! failing command prints nothing on stdout and leaves no half-written file.
+//! codes (see [`exit_code`]): 0 on success; 2 for bad input, whether clap rejects it
+//! (unknown flags, malformed or out-of-range values) or a later check does (a point of
+//! the wrong dimension, a malformed model file, a point whose loss overflows); 1 for a
+//! failure while running (writing a file or stdout, a stored sweep that is corrupt).
+//! Errors are one line on stderr, and a failing command prints nothing on stdout and
+//! leaves no half-written file.
 
 mod cli;
 mod commands;
@@ -39,8 +42,38 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             output::eprint_line(&messages::error_line(&e));
-            ExitCode::from(1)
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// Exit code of bad input, the same as clap's usage errors.
+const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code of a failure while running.
+const EXIT_FAILURE: u8 = 1;
+
+/// The exit code of an error: [`EXIT_BAD_INPUT`] when any error in its chain is bad
+/// input — an [`messages::ArgError`], a `symstab_core::Error` (which by contract only
+/// reports invalid input), or a sweep error about the input (an invalid spec, an output
+/// directory of another sweep, shards that miss chunks) — and [`EXIT_FAILURE`] otherwise.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    use symstab_sweep::SweepError;
+    let bad_input = error.chain().any(|cause| {
+        cause.is::<messages::ArgError>()
+            || cause.is::<symstab_core::Error>()
+            || matches!(
+                cause.downcast_ref::<SweepError>(),
+                Some(
+                    SweepError::Invalid(_)
+                        | SweepError::SpecMismatch { .. }
+                        | SweepError::MissingChunks { .. }
+                )
+            )
+    });
+    if bad_input {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILURE
     }
 }
 

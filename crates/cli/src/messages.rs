@@ -28,6 +28,21 @@ Terms:
   outcome       converged (loss < 1e-12), diverged (loss non-finite or > 1e12), unfinished (step budget spent)
   steps         number of updates executed before the outcome was decided";
 
+/// What the top-level `--help` adds after the glossary: exit codes and the JSON output.
+pub const EXIT_AND_JSON: &str = "\
+Exit status:
+  0  success (a diverged training run is a result, not an error)
+  2  bad input: a value clap rejects, or one a later check rejects (a point of the wrong dimension,
+     a malformed model file, a point or --alpha whose loss or Hessian overflows); the message names the argument
+  1  a failure while running (writing an output file or stdout, a corrupt stored sweep)
+
+JSON output (--json): non-finite numbers are the strings \"NaN\", \"inf\" and \"-inf\"; null means \"not computed\".";
+
+/// The text after the top-level `--help`: the glossary, exit codes and the JSON conventions.
+pub fn top_help() -> String {
+    format!("{GLOSSARY}\n\n{EXIT_AND_JSON}")
+}
+
 /// Reason: a learning rate, tolerance or similar value that must be positive.
 pub const MUST_BE_POSITIVE: &str = "must be finite and > 0";
 /// Reason: a count that must be at least one.
@@ -54,6 +69,8 @@ pub const TOY_SAMPLES_FORMAT: &str =
 /// Reason: widths.
 pub const WIDTHS_FORMAT: &str =
     "expected at least two comma-separated whole numbers >= 1 (e.g. 5,10,10,1)";
+/// Reason: a tolerance relative to a scale (‖H‖, the critical rate).
+pub const RELATIVE_TOLERANCE_RANGE: &str = "must be finite, > 0 and < 1 (it is relative)";
 /// Reason: momentum.
 pub const MOMENTUM_RANGE: &str = "must lie in [0, 1)";
 /// Reason: the symmetry action.
@@ -75,15 +92,57 @@ pub struct ArgError {
 }
 
 impl ArgError {
-    /// An error for argument `arg` with value `value`.
-    pub fn new(arg: &str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+    /// An error for argument `arg` with value `value` (floats are shown by [`number`]).
+    pub fn new(arg: &str, value: impl Shown, reason: impl Into<String>) -> Self {
         ArgError {
             arg: arg.to_owned(),
-            value: value.to_string(),
+            value: value.shown(),
             reason: reason.into(),
         }
     }
 }
+
+/// A value as it appears in a message: every `f64` through [`number`] (so that no message
+/// prints a 300-digit decimal), everything else as its `Display`. [`ArgError::new`] and
+/// [`crate::problem::join`] take values through this trait; there is deliberately no
+/// blanket implementation over `Display`, so a float cannot bypass [`number`].
+pub trait Shown {
+    /// The text shown to the user.
+    fn shown(&self) -> String;
+}
+
+impl Shown for f64 {
+    fn shown(&self) -> String {
+        number(*self)
+    }
+}
+
+impl<T: Shown + ?Sized> Shown for &T {
+    fn shown(&self) -> String {
+        (**self).shown()
+    }
+}
+
+macro_rules! shown_by_display {
+    ($($t:ty),*) => {
+        $(impl Shown for $t {
+            fn shown(&self) -> String {
+                self.to_string()
+            }
+        })*
+    };
+}
+
+shown_by_display!(
+    str,
+    String,
+    usize,
+    u32,
+    u64,
+    i64,
+    std::path::Display<'_>,
+    symstab_core::orbit::OrbitPath
+);
 
 impl fmt::Display for ArgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -128,6 +187,26 @@ pub fn wrong_dimension(expected: usize, got: usize, what: &str) -> String {
     format!("expected {expected} coordinates ({what}), got {got}")
 }
 
+/// Reason: a whole number above the largest the argument takes.
+pub fn too_large(max: u128) -> String {
+    format!("too large: must be at most {max}")
+}
+
+/// Reason: an output file whose directory is missing or is a file.
+pub fn bad_output_parent(parent: &std::path::Path, is_file: bool) -> String {
+    if is_file {
+        format!("{} is a file, not a directory", parent.display())
+    } else {
+        format!("the directory {} does not exist", parent.display())
+    }
+}
+
+/// Reason: a quantity computed from the user's input overflowed to a non-finite value.
+/// `what` names the quantity (`the loss`), `remedy` says what to change.
+pub fn overflowed(what: &str, value: f64, remedy: &str) -> String {
+    format!("{what} is {} (it overflows); {remedy}", number(value))
+}
+
 /// Reason: an option that only applies to other models.
 pub fn not_for_model(model: &str) -> String {
     format!("does not apply to --model {model}")
@@ -156,8 +235,10 @@ pub struct SweepSummary {
     /// Gradient-descent updates executed by this run (computed cells only).
     pub steps: u64,
     /// Wall-clock seconds of this run.
+    #[serde(serialize_with = "crate::output::real_field")]
     pub seconds: f64,
-    /// `steps / seconds`.
+    /// `steps / seconds` (non-finite when no time was measured: written as `"inf"`/`"NaN"`).
+    #[serde(serialize_with = "crate::output::real_field")]
     pub steps_per_second: f64,
     /// Whether every cell of the sweep (or shard) is finished.
     pub complete: bool,
@@ -209,15 +290,34 @@ pub fn merge_line(n_dirs: usize, summary: &SweepSummary) -> String {
     )
 }
 
-/// A number for people: shortest round-trip digits, in exponent form when very small or
-/// large.
+/// Smallest magnitude [`number`] writes without an exponent.
+pub const PLAIN_MIN: f64 = 1e-4;
+/// Magnitude from which [`number`] writes an exponent.
+pub const PLAIN_MAX: f64 = 1e15;
+
+/// The one format of a float shown to a user in text (messages, summaries, tables):
+/// the shortest digits that read back to the same f64, as a plain decimal when
+/// 1e-4 <= |v| < 1e15 (and for 0), otherwise in exponent form (`1e-320`, `1.5e200`);
+/// non-finite values as `NaN`, `inf`, `-inf` (the tokens of the CSV and JSON output).
+/// Rust's `{:?}` would also switch to exponents, but at 1e-5 and 1e16 and with a `.0`
+/// on whole numbers; this keeps `49`, not `49.0`.
 pub fn number(v: f64) -> String {
     let a = v.abs();
-    if v.is_finite() && a != 0.0 && !(1e-4..1e6).contains(&a) {
+    if v.is_finite() && a != 0.0 && !(PLAIN_MIN..PLAIN_MAX).contains(&a) {
         format!("{v:e}")
     } else {
         v.to_string()
     }
+}
+
+/// A range `lo:hi:n` as shown in messages, the ends through [`number`].
+pub fn range_text(lo: f64, hi: f64, n: usize) -> String {
+    format!("{}:{}:{n}", number(lo), number(hi))
+}
+
+/// A step bound as shown in summaries: the value through [`number`], or `unbounded`.
+pub fn step_bound(bound: symstab_core::spectrum::StepBound) -> String {
+    bound.value().map_or_else(|| "unbounded".to_owned(), number)
 }
 
 fn real(v: &symstab_sweep::record::Real) -> String {
@@ -260,9 +360,7 @@ pub fn hessian_summary(
     } else {
         String::new()
     };
-    let stable = r
-        .stable_lr
-        .map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+    let stable = r.stable_lr.map_or_else(|| "unknown".to_owned(), step_bound);
     let negatives = r
         .negative_count
         .map_or_else(|| "unknown".to_owned(), |c| c.to_string());
@@ -300,7 +398,7 @@ pub fn train_summary(r: &crate::commands::train::TrainReport, model: &str) -> St
          loss        {} → {}\n\
          final point {}\n\
          conserved   {} → {}",
-        r.learning_rate,
+        number(r.learning_rate),
         r.outcome,
         r.steps,
         real(&r.start_loss),
@@ -323,7 +421,7 @@ pub fn critical_summary(r: &crate::commands::critical::CriticalReport, model: &s
         r.steps,
         opt_real(&r.critical_lr),
         opt_real(&r.lower),
-        r.stable_lr,
+        step_bound(r.stable_lr),
         real(&r.lambda_max),
         opt_real(&r.ratio),
     );
@@ -362,7 +460,7 @@ pub fn orbit_summary(r: &crate::commands::orbit::OrbitReport, model: &str) -> St
         text.push_str(&format!(
             "trained {} steps at η = {} ({}): loss {} → {}\n",
             t.steps_run,
-            t.learning_rate,
+            number(t.learning_rate),
             t.outcome,
             real(&t.start_loss),
             real(&t.final_loss)
@@ -449,7 +547,46 @@ pub fn orbit_summary(r: &crate::commands::orbit::OrbitReport, model: &str) -> St
 
 #[cfg(test)]
 mod tests {
-    use super::error_line;
+    use super::{ArgError, SweepSummary, error_line, number};
+
+    #[test]
+    fn numbers_are_short_and_round_trip() {
+        for (v, shown) in [
+            (49.0, "49"),
+            (0.025, "0.025"),
+            (1e-4, "0.0001"),
+            (9.9e-5, "9.9e-5"),
+            (1e-320, "1e-320"),
+            (123456789012345.6, "123456789012345.6"),
+            (1e15, "1e15"),
+            (-1.5e308, "-1.5e308"),
+            (0.0, "0"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(number(v), shown);
+            if v.is_finite() {
+                let back: f64 = shown.parse().unwrap();
+                assert_eq!(back.to_bits(), v.to_bits(), "{shown} reads back");
+            }
+        }
+        let e = ArgError::new("--tol", 1e-20, "too small");
+        assert_eq!(e.to_string(), "--tol: invalid value 1e-20: too small");
+        assert_eq!(crate::problem::join(&[1e200, 9.0]), "1e200,9");
+    }
+
+    #[test]
+    fn sweep_summary_writes_non_finite_rates_as_strings() {
+        let summary = SweepSummary {
+            seconds: 0.0,
+            steps_per_second: f64::NAN,
+            ..SweepSummary::default()
+        };
+        let v = serde_json::to_value(&summary).unwrap();
+        assert_eq!(v["steps_per_second"], "NaN");
+        assert_eq!(v["seconds"], 0.0);
+    }
 
     #[test]
     fn a_quoted_cause_is_printed_once() {

@@ -11,9 +11,15 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use symstab_sweep::SweepError;
 
-use crate::messages::ArgError;
+use crate::messages::{self, ArgError};
 use symstab_sweep::record::Real;
 use symstab_sweep::store::write_atomic;
+
+/// Serialises an `f64` field like [`Real`] (`"NaN"`, `"inf"`, `"-inf"` for non-finite
+/// values): for `#[serde(serialize_with = "output::real_field")]` on plain `f64` fields.
+pub fn real_field<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    Real(*v).serialize(s)
+}
 
 /// A vector of reals serialised with explicit non-finite tokens.
 pub fn reals(values: &[f64]) -> Vec<Real> {
@@ -58,18 +64,20 @@ pub fn check_output_file(arg: &str, path: &Path) -> Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if !parent.is_dir() {
-        return Err(ArgError::new(
-            arg,
-            shown,
-            format!("the directory {} does not exist", parent.display()),
-        )
-        .into());
+        // Name the first component on the way that is a file, or else the missing directory.
+        let file = parent.ancestors().find(|a| a.is_file());
+        let reason = match file {
+            Some(f) => messages::bad_output_parent(f, true),
+            None => messages::bad_output_parent(parent, false),
+        };
+        return Err(ArgError::new(arg, shown, reason).into());
     }
     Ok(())
 }
 
 /// Checks, before any work, that `path` given to argument `arg` can be an output
-/// directory: it is a directory or does not exist yet.
+/// directory: it is a directory or does not exist yet, and no directory on the way to it
+/// is a file.
 pub fn check_output_dir(arg: &str, path: &Path) -> Result<()> {
     if path.exists() && !path.is_dir() {
         return Err(ArgError::new(
@@ -78,6 +86,11 @@ pub fn check_output_dir(arg: &str, path: &Path) -> Result<()> {
             "exists and is not a directory; give a directory path",
         )
         .into());
+    }
+    if let Some(file) = path.ancestors().skip(1).find(|a| a.is_file()) {
+        return Err(
+            ArgError::new(arg, path.display(), messages::bad_output_parent(file, true)).into(),
+        );
     }
     Ok(())
 }

@@ -41,21 +41,41 @@ pub fn momentum(s: &str) -> Result<f64, String> {
     }
 }
 
-/// A whole number >= 1 (step budgets, thread counts, sample counts, K).
+/// A whole number >= 1 (step budgets, thread counts, sample counts, K). A whole number
+/// too large for the machine's integers is named as too large, not as malformed.
 pub fn count(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(v) if v >= 1 => Ok(v),
+        Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+            Err(messages::too_large(usize::MAX as u128))
+        }
         _ => Err(messages::MUST_BE_COUNT.to_owned()),
     }
 }
 
 /// A step budget: a whole number >= 1 that fits the sweep kernel's counter (u32).
 pub fn steps(s: &str) -> Result<usize, String> {
-    let v = count(s)?;
+    let too_large = || messages::too_large(u128::from(u32::MAX));
+    let v = count(s).map_err(|reason| {
+        if reason.starts_with("too large") {
+            too_large()
+        } else {
+            reason
+        }
+    })?;
     if u32::try_from(v).is_ok() {
         Ok(v)
     } else {
-        Err(format!("must be at most {}", u32::MAX))
+        Err(too_large())
+    }
+}
+
+/// A relative tolerance: finite, > 0 and < 1 (a tolerance of 1 or more relative to the
+/// scale accepts any answer).
+pub fn relative_tolerance(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(messages::RELATIVE_TOLERANCE_RANGE.to_owned()),
     }
 }
 
@@ -205,6 +225,26 @@ mod tests {
         assert!(count("-2").is_err());
         assert!(momentum("1").is_err());
         assert_eq!(momentum("0.9"), Ok(0.9));
+        assert!(
+            count("99999999999999999999")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(
+            steps("99999999999999999999")
+                .unwrap_err()
+                .contains("too large")
+        );
+        assert!(
+            steps("4294967296")
+                .unwrap_err()
+                .contains("at most 4294967295")
+        );
+        assert_eq!(steps("0"), Err(messages::MUST_BE_COUNT.to_owned()));
+        assert_eq!(relative_tolerance("0.5"), Ok(0.5));
+        for bad in ["0", "1", "2", "-0.1", "NaN", "inf"] {
+            assert!(relative_tolerance(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

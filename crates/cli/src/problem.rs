@@ -29,6 +29,95 @@ pub struct Loaded {
     pub problem: Problem,
     /// Its parameters (the user's point, or the network's parameters).
     pub params: Vec<f64>,
+    /// The argument the parameters came from, named when they cannot be used.
+    pub origin: Origin,
+}
+
+/// The argument that supplied a command's parameters and its value as given: the toy's
+/// `--point`/`--start`, `--model-file`, or `--seed` of a generated network.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The argument, e.g. `--point`.
+    pub arg: String,
+    /// Its value, e.g. `1e200,1e200`.
+    pub value: String,
+}
+
+impl Origin {
+    fn new(arg: &str, value: impl messages::Shown) -> Self {
+        Origin {
+            arg: arg.to_owned(),
+            value: value.shown(),
+        }
+    }
+
+    /// What to change when a value computed from these parameters overflows.
+    pub fn remedy(&self) -> &'static str {
+        match self.arg.as_str() {
+            "--model-file" => "use parameters and data of smaller magnitude",
+            "--seed" => "use smaller widths or another --seed",
+            _ => "use a point of smaller magnitude",
+        }
+    }
+
+    /// An [`ArgError`] naming this argument and its value, with `reason`.
+    pub fn error(&self, reason: impl Into<String>) -> anyhow::Error {
+        ArgError::new(&self.arg, &self.value, reason).into()
+    }
+
+    /// The error for a quantity computed there (`what`, e.g. `the loss`) that overflowed to
+    /// `value`.
+    pub fn overflow(&self, what: &str, value: f64) -> anyhow::Error {
+        self.error(messages::overflowed(
+            &format!("{what} there"),
+            value,
+            self.remedy(),
+        ))
+    }
+
+    /// The error for a core routine that rejected a value computed from these parameters
+    /// (a non-finite Hessian entry, say): names the argument, keeps the core's reason.
+    pub fn rejected(&self, during: &str, error: &symstab_core::Error) -> anyhow::Error {
+        self.error(rejection_reason(during, error, self.remedy()))
+    }
+}
+
+/// Why a core routine rejected a value computed from the user's input during `during`
+/// (e.g. `the Hessian`): an overflow says so and gives `remedy`; other reasons are kept.
+pub fn rejection_reason(during: &str, error: &symstab_core::Error, remedy: &str) -> String {
+    match error {
+        symstab_core::Error::NonFinite { what, index, value } => format!(
+            "{during} overflowed ({what} entry {index} is {}); {remedy}",
+            messages::number(*value)
+        ),
+        other => format!("{during}: {}", core_reason(other)),
+    }
+}
+
+/// The first non-finite value among named quantities, e.g. `[("the loss", l)]`.
+pub fn first_non_finite<'a>(
+    values: impl IntoIterator<Item = (&'a str, f64)>,
+) -> Option<(&'a str, f64)> {
+    values.into_iter().find(|(_, v)| !v.is_finite())
+}
+
+impl Loaded {
+    /// Checks that the loss and its gradient at the parameters are finite, so that a start
+    /// whose values overflow is refused with the argument it came from, before any work.
+    pub fn check_evaluates(&self) -> Result<()> {
+        let model = self.problem.model();
+        let mut gradient = vec![0.0; self.params.len()];
+        let loss = model.loss_and_gradient(&self.params, &mut gradient);
+        if !loss.is_finite() {
+            return Err(self.origin.overflow("the loss", loss));
+        }
+        if let Some((i, g)) = gradient.iter().enumerate().find(|(_, g)| !g.is_finite()) {
+            return Err(self
+                .origin
+                .overflow(&format!("entry {i} of the gradient"), *g));
+        }
+        Ok(())
+    }
 }
 
 impl Problem {
@@ -174,6 +263,7 @@ fn load_toy(args: &ModelArgs, point: Option<&Point>, point_arg: &str) -> Result<
     Ok(Loaded {
         problem: Problem::Toy(toy),
         params: point.0.clone(),
+        origin: Origin::new(point_arg, join(&point.0)),
     })
 }
 
@@ -229,6 +319,7 @@ fn load_mlp(args: &ModelArgs) -> Result<Loaded> {
         return Ok(Loaded {
             problem: Problem::Mlp(Box::new(problem)),
             params,
+            origin: Origin::new("--model-file", path.display()),
         });
     }
     let widths = args
@@ -286,6 +377,7 @@ fn generated_problem(
             Ok(Loaded {
                 problem: Problem::Mlp(Box::new(ts.problem)),
                 params: ts.student_params,
+                origin: Origin::new("--seed", seed),
             })
         }
         name => {
@@ -319,6 +411,7 @@ fn generated_problem(
             Ok(Loaded {
                 problem: Problem::Mlp(Box::new(problem)),
                 params,
+                origin: Origin::new("--seed", seed),
             })
         }
     }
@@ -333,11 +426,12 @@ pub fn core_reason(error: &symstab_core::Error) -> String {
     }
 }
 
-/// `1,9` from `[1.0, 9.0]`, `3,4,1` from `[3, 4, 1]`: values as given on the command line.
-pub fn join<T: std::fmt::Display>(values: &[T]) -> String {
+/// `1,9` from `[1.0, 9.0]`, `3,4,1` from `[3, 4, 1]`, `1e200,1` from `[1e200, 1.0]`:
+/// values as on the command line, floats through [`messages::number`].
+pub fn join<T: messages::Shown>(values: &[T]) -> String {
     values
         .iter()
-        .map(|v| v.to_string())
+        .map(messages::Shown::shown)
         .collect::<Vec<_>>()
         .join(",")
 }

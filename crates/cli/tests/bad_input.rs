@@ -313,11 +313,11 @@ fn failing_commands_write_no_files() {
 
 #[test]
 fn exit_codes_distinguish_usage_errors() {
-    // Clap usage errors (unknown flag, bad value) exit with 2, other errors with 1.
+    // Bad input exits with 2, whether clap or a later check rejects it.
     assert_eq!(symstab(&["hessian", "--bogus"]).code, Some(2));
     assert_eq!(
         symstab(&["train", "--start", "1,9", "--lr", "0"]).code,
         Some(2)
     );
-    assert_eq!(symstab(&["hessian", "--point", "1,2,3"]).code, Some(1));
+    assert_eq!(symstab(&["hessian", "--point", "1,2,3"]).code, Some(2));
 }

@@ -9,11 +9,11 @@ use std::path::Path;
 
 use common::{fails, symstab};
 
-/// Runs `args`, expecting exit code 1, nothing on stdout and one error line containing
+/// Runs `args`, expecting exit code 2 (bad input), nothing on stdout and one error line containing
 /// every string of `needles`; returns the line.
 fn fails_with(args: &[&str], needles: &[&str]) -> String {
     let (code, line) = fails(args, needles);
-    assert_eq!(code, 1, "symstab {args:?}: {line:?}");
+    assert_eq!(code, 2, "symstab {args:?}: {line:?}");
     assert_eq!(line.lines().count(), 1, "{line:?}");
     line
 }
@@ -287,7 +287,7 @@ fn every_null_in_json_output_comes_with_its_reason() {
     assert!(v["critical_lr"].is_null() && v["ratio"].is_null());
     let reason = v["reason"].as_str().expect("a reason string");
     assert!(
-        reason.contains("no divergence found up to the maximum learning rate 1e6"),
+        reason.contains("no divergence found up to the maximum learning rate 1000000"),
         "{reason}"
     );
     // Nothing null, no reason.

@@ -215,7 +215,7 @@ fn symmetries_leave_the_network_function_unchanged() {
             action,
             "--json",
         ]);
-        assert_eq!(run.code, Some(1), "{action} on {file}");
+        assert_eq!(run.code, Some(2), "{action} on {file}");
         assert!(run.stdout.is_empty());
         assert!(
             run.stderr.contains("--action") && run.stderr.contains(action),
@@ -275,7 +275,7 @@ fn shipped_datasets_fix_the_input_and_output_widths() {
     let run = symstab(&[
         "hessian", "--model", "mlp", "--widths", "4,6,2", "--data", "iris",
     ]);
-    assert_eq!(run.code, Some(1));
+    assert_eq!(run.code, Some(2));
     assert!(
         run.stderr.contains("--widths") && run.stderr.contains("4,6,2"),
         "{}",

@@ -303,7 +303,7 @@ fn missing_companions_and_the_toy_are_refused() {
     assert_ne!(run.code, Some(0));
     assert!(run.stdout.is_empty());
     let run = symstab(&["orbit", "--model", "toy"]);
-    assert_eq!(run.code, Some(1));
+    assert_eq!(run.code, Some(2));
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("--model") && run.stderr.contains("toy"));
 }

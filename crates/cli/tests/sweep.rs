@@ -81,7 +81,7 @@ fn a_sweep_resumes_from_its_output_directory() {
     let mut other = sweep_args(&["--out", out_s, "--json"]);
     other[8] = "300";
     let run = symstab(&other);
-    assert_eq!(run.code, Some(1));
+    assert_eq!(run.code, Some(2));
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("--out"), "{}", run.stderr);
 }
@@ -126,7 +126,7 @@ fn merged_shards_equal_an_unsharded_run() {
 
     // Merging only one shard cannot complete the sweep.
     let run = symstab(&["merge", &s0, "--out", &path("partial")]);
-    assert_eq!(run.code, Some(1));
+    assert_eq!(run.code, Some(2));
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
 }
 

@@ -1,7 +1,7 @@
 //! `symstab critical-lr`: the measured critical learning rate of a start point beside the
 //! predicted step bound 2/λmax.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use symstab_core::spectrum::StepBound;
 use symstab_core::stability::{CriticalOptions, critical_learning_rate};
@@ -44,8 +44,8 @@ fn null_reason(report: &CriticalReport, options: &CriticalOptions) -> Option<Str
     let mut reasons = Vec::new();
     if report.critical_lr.is_none() {
         let mut r = format!(
-            "critical_lr and ratio are null: no divergence found up to the maximum learning rate {:e}",
-            options.max_learning_rate
+            "critical_lr and ratio are null: no divergence found up to the maximum learning rate {}",
+            messages::number(options.max_learning_rate)
         );
         if report.unfinished_count > 0 {
             r.push_str(&format!(
@@ -64,8 +64,8 @@ fn null_reason(report: &CriticalReport, options: &CriticalOptions) -> Option<Str
     }
     if report.lower.is_none() {
         reasons.push(format!(
-            "lower is null: every rate tried diverged, down to the minimum learning rate {:e}",
-            options.min_learning_rate
+            "lower is null: every rate tried diverged, down to the minimum learning rate {}",
+            messages::number(options.min_learning_rate)
         ));
     }
     (!reasons.is_empty()).then(|| reasons.join("; "))
@@ -86,8 +86,14 @@ pub fn run(args: &CriticalArgs) -> Result<()> {
             problem::core_reason(&e),
         )
     })?;
-    let result = critical_learning_rate(loaded.problem.model(), &loaded.params, &options)
-        .context("searching the critical learning rate")?;
+    // The search evaluates the Hessian at the start and runs from it: both must be finite.
+    loaded.check_evaluates()?;
+    let result =
+        critical_learning_rate(loaded.problem.model(), &loaded.params, &options).map_err(|e| {
+            loaded
+                .origin
+                .rejected("the Hessian at the start (for 2/λmax)", &e)
+        })?;
     let report = CriticalReport {
         critical_lr: result.critical_lr.map(Real),
         stable_lr: result.stable_lr_at_start,

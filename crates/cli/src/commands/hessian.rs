@@ -1,6 +1,6 @@
 //! `symstab hessian`: the Hessian spectrum at a point, densely or matrix-free.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use nalgebra::DMatrix;
 use serde::Serialize;
 use symstab_core::Model;
@@ -167,26 +167,35 @@ pub fn run(args: &HessianArgs) -> Result<()> {
     }
     let seed = args.model.seed;
     let mut report = match method {
-        Method::Dense => dense(model, params, args.top, args.point.as_ref())?,
-        Method::Lanczos => {
-            matrix_free_lanczos(model, params, args.top, tolerance, args.criterion, seed)?
-        }
-        Method::Power => matrix_free_power(model, params, tolerance, seed)?,
+        Method::Dense => dense(model, params, args.top, &loaded.origin)?,
+        Method::Lanczos => matrix_free_lanczos(
+            model,
+            params,
+            args.top,
+            tolerance,
+            args.criterion,
+            seed,
+            &loaded.origin,
+        )?,
+        Method::Power => matrix_free_power(model, params, tolerance, seed, &loaded.origin)?,
         Method::Auto => unreachable!("resolved above"),
     };
+    let origin = &loaded.origin;
     if let Some(bad) = report.eigenvalues.iter().find(|v| !v.0.is_finite()) {
         // Matrix-free methods meet an overflow as non-finite Hessian-vector products.
-        let reason = format!(
-            "the Hessian-vector products there overflowed (eigenvalue estimate {}); use a point of smaller magnitude",
-            bad.0
-        );
-        return Err(match args.point.as_ref() {
-            Some(p) => ArgError::new("--point", short_point(&p.0), reason).into(),
-            None => anyhow::anyhow!(
-                "the Hessian-vector products at the model's parameters overflowed (eigenvalue estimate {})",
-                bad.0
-            ),
-        });
+        return Err(origin.error(format!(
+            "the Hessian-vector products there overflowed (eigenvalue estimate {}); {}",
+            messages::number(bad.0),
+            origin.remedy()
+        )));
+    }
+    // Every other number of the report comes from the same point: none may overflow.
+    let reported = [("the loss", report.loss.0), ("the trace", report.trace.0)]
+        .into_iter()
+        .chain(report.residuals.iter().map(|r| ("a residual", r.0)))
+        .chain(report.error_bounds.iter().map(|r| ("an error bound", r.0)));
+    if let Some((what, v)) = problem::first_non_finite(reported) {
+        return Err(origin.overflow(what, v));
     }
     report.model = loaded.problem.kind_name();
     report.notes = null_notes(&report);
@@ -232,37 +241,26 @@ fn base(method: &'static str, n_params: usize, loss: f64) -> HessianReport {
 }
 
 /// The dense route: all eigenvalues (or the K largest and K smallest) with residuals.
-/// A point in short form (1e200, not 201 digits), so that messages stay readable.
-fn short_point(point: &[f64]) -> String {
-    let shown: Vec<String> = point.iter().map(|v| format!("{v:e}")).collect();
-    shown.join(",")
-}
-
 fn dense(
     model: &dyn Model,
     params: &[f64],
     top: Option<usize>,
-    point: Option<&crate::cli::Point>,
+    origin: &problem::Origin,
 ) -> Result<HessianReport> {
     let n = model.n_params();
     let h = model.hessian(params);
     if let Some((idx, v)) = h.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         // nalgebra stores column-major: entry idx is row idx mod n, column idx / n.
-        let reason = format!(
-            "the Hessian there overflowed (entry ({}, {}) is {v}); use a point of smaller magnitude",
+        return Err(origin.error(format!(
+            "the Hessian there overflowed (entry ({}, {}) is {}); {}",
             idx % n,
-            idx / n
-        );
-        return Err(match point {
-            Some(p) => ArgError::new("--point", short_point(&p.0), reason).into(),
-            None => anyhow::anyhow!(
-                "the Hessian at the model's parameters overflowed (entry ({}, {}) is {v})",
-                idx % n,
-                idx / n
-            ),
-        });
+            idx / n,
+            messages::number(*v),
+            origin.remedy()
+        )));
     }
-    let eigen = SymmetricEigen::new(h.clone()).context("decomposing the Hessian at the point")?;
+    let eigen = SymmetricEigen::new(h.clone())
+        .map_err(|e| origin.rejected("decomposing the Hessian", &e))?;
     let values = eigen.eigenvalues();
     let selected: Vec<usize> = match top {
         Some(k) if 2 * k < n => (0..k).chain(n - k..n).collect(),
@@ -297,10 +295,12 @@ fn matrix_free_lanczos(
     tolerance: f64,
     criterion: Criterion,
     seed: u64,
+    origin: &problem::Origin,
 ) -> Result<HessianReport> {
     let n = model.n_params();
     let k = top.unwrap_or(DEFAULT_TOP);
-    let op = HessianOperator::new(model, params).context("the Hessian operator")?;
+    let op = HessianOperator::new(model, params)
+        .map_err(|e| origin.rejected("the Hessian operator", &e))?;
     // When the two ends would overlap, ask for the whole spectrum from the top.
     let whole = 2 * k >= n;
     let options = LanczosOptions {
@@ -314,7 +314,8 @@ fn matrix_free_lanczos(
         seed,
         ..LanczosOptions::default()
     };
-    let result = lanczos(&op, &options).context("Lanczos on the Hessian")?;
+    let result =
+        lanczos(&op, &options).map_err(|e| origin.rejected("Lanczos on the Hessian", &e))?;
     let mut values = result.top.values.clone();
     let mut residuals = result.top.residuals.clone();
     let mut error_bounds = result.top.error_bounds.clone();
@@ -334,7 +335,7 @@ fn matrix_free_lanczos(
         let floor = -rounding_level(&values);
         report.negative_count = Some(values.iter().filter(|&&l| l < floor).count());
     } else {
-        let trace = trace_estimate(&op, seed)?;
+        let trace = trace_estimate(&op, seed, origin)?;
         report.trace = Real(trace.0);
         report.trace_standard_error = Real(trace.1);
     }
@@ -351,15 +352,18 @@ fn matrix_free_power(
     params: &[f64],
     tolerance: f64,
     seed: u64,
+    origin: &problem::Origin,
 ) -> Result<HessianReport> {
     let n = model.n_params();
-    let op = HessianOperator::new(model, params).context("the Hessian operator")?;
+    let op = HessianOperator::new(model, params)
+        .map_err(|e| origin.rejected("the Hessian operator", &e))?;
     let options = PowerOptions {
         tolerance,
         seed,
         ..PowerOptions::default()
     };
-    let result = power_iteration(&op, &options).context("power iteration on the Hessian")?;
+    let result = power_iteration(&op, &options)
+        .map_err(|e| origin.rejected("power iteration on the Hessian", &e))?;
     let mut report = base("power", n, model.loss(params));
     let value = result.value;
     if value >= 0.0 {
@@ -373,7 +377,7 @@ fn matrix_free_power(
     report.residuals = vec![Real(result.residual)];
     report.error_bounds = report.residuals.clone();
     report.converged = result.converged;
-    let trace = trace_estimate(&op, seed)?;
+    let trace = trace_estimate(&op, seed, origin)?;
     report.trace = Real(trace.0);
     report.trace_standard_error = Real(trace.1);
     report.hvp_count = Some(op.hvp_count());
@@ -382,7 +386,11 @@ fn matrix_free_power(
 
 /// tr H and its standard error: exactly from the diagonal eᵢᵀHeᵢ when that takes no more
 /// Hessian-vector products than the probe budget, else Hutchinson's estimate.
-fn trace_estimate(op: &HessianOperator<'_, dyn Model + '_>, seed: u64) -> Result<(f64, f64)> {
+fn trace_estimate(
+    op: &HessianOperator<'_, dyn Model + '_>,
+    seed: u64,
+    origin: &problem::Origin,
+) -> Result<(f64, f64)> {
     let n = op.dim();
     if n <= TRACE_MAX_PROBES {
         let (mut unit, mut column) = (vec![0.0; n], vec![0.0; n]);
@@ -401,7 +409,8 @@ fn trace_estimate(op: &HessianOperator<'_, dyn Model + '_>, seed: u64) -> Result
         seed,
         ..TraceOptions::default()
     };
-    let t = hutchinson_trace(op, &options).context("Hutchinson trace of the Hessian")?;
+    let t = hutchinson_trace(op, &options)
+        .map_err(|e| origin.rejected("the Hutchinson trace of the Hessian", &e))?;
     Ok((t.mean, t.standard_error))
 }
 

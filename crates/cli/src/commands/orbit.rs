@@ -1,7 +1,7 @@
 //! `symstab orbit`: loss and curvature along a one-parameter path g(α)·θ in a network's
 //! rescale group, optionally at a trained point and with the flattest point of the path.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use symstab_core::Model;
 use symstab_core::Outcome;
@@ -65,6 +65,7 @@ pub struct Training {
     /// Updates executed.
     pub steps_run: usize,
     /// Learning rate η.
+    #[serde(serialize_with = "output::real_field")]
     pub learning_rate: f64,
     /// `converged` or `unfinished` (a diverged run is an error).
     pub outcome: Outcome,
@@ -163,6 +164,7 @@ pub fn run(args: &OrbitArgs) -> Result<()> {
         .symmetry(net, 2.0)
         .map_err(|e| ArgError::new("--path", args.path, problem::core_reason(&e)))?;
     let alphas = alphas(args)?;
+    loaded.check_evaluates()?;
 
     let (params, trained) = match (args.train, args.lr) {
         (Some(steps), Some(lr)) => train(mlp, &loaded.params, steps, lr)?,
@@ -180,11 +182,14 @@ pub fn run(args: &OrbitArgs) -> Result<()> {
         seed: args.model.seed,
         ..SpectrumOptions::default()
     };
-    let scan = scan_orbit(mlp, &params, args.path, &alphas, &spectrum)
-        .with_context(|| format!("scanning the orbit along {}", args.path))?;
+    let scan = match scan_orbit(mlp, &params, args.path, &alphas, &spectrum) {
+        Ok(scan) => scan,
+        Err(e) => return Err(failed_alpha(mlp, &params, args, &alphas, &spectrum, &e)),
+    };
+    check_records(args, &scan)?;
 
     let flattest = if args.flattest {
-        Some(flattest(mlp, &params, &scan, &spectrum, args.per_neuron)?)
+        Some(flattest(mlp, &params, &scan, &spectrum, args)?)
     } else {
         None
     };
@@ -217,14 +222,80 @@ pub fn run(args: &OrbitArgs) -> Result<()> {
 /// exactly 1, whose record is then the unmoved point θ).
 fn alphas(args: &OrbitArgs) -> Result<Vec<f64>> {
     let range = args.alpha;
-    log_spaced(range.lo, range.hi, range.n).map_err(|e| {
-        ArgError::new(
-            "--alpha",
-            format!("{}:{}:{}", range.lo, range.hi, range.n),
-            problem::core_reason(&e),
-        )
-        .into()
-    })
+    log_spaced(range.lo, range.hi, range.n).map_err(|e| alpha_error(args, problem::core_reason(&e)))
+}
+
+/// An error naming `--alpha` and its range, with `reason`.
+fn alpha_error(args: &OrbitArgs, reason: impl Into<String>) -> anyhow::Error {
+    let range = args.alpha;
+    ArgError::new(
+        "--alpha",
+        messages::range_text(range.lo, range.hi, range.n),
+        reason,
+    )
+    .into()
+}
+
+/// What to change when a point of the scan overflows.
+const ALPHA_REMEDY: &str = "narrow the --alpha range towards 1";
+
+/// The error of a failed scan, naming `--alpha` and the first α whose point fails on
+/// its own (the scan runs the positions in parallel and reports no position).
+fn failed_alpha(
+    mlp: &MlpProblem,
+    params: &[f64],
+    args: &OrbitArgs,
+    alphas: &[f64],
+    spectrum: &SpectrumOptions,
+    error: &symstab_core::Error,
+) -> anyhow::Error {
+    let failing = alphas.iter().find_map(|&alpha| {
+        scan_orbit(mlp, params, args.path, &[alpha], spectrum)
+            .err()
+            .map(|e| (alpha, e))
+    });
+    match failing {
+        Some((alpha, e)) => alpha_error(
+            args,
+            problem::rejection_reason(
+                &format!("at α = {} the spectrum", messages::number(alpha)),
+                &e,
+                ALPHA_REMEDY,
+            ),
+        ),
+        None => alpha_error(
+            args,
+            problem::rejection_reason("the scan", error, ALPHA_REMEDY),
+        ),
+    }
+}
+
+/// Refuses a scan with a non-finite number, naming `--alpha` and the α where it appeared
+/// (the point g(α)·θ overflows when α is far from 1).
+fn check_records(args: &OrbitArgs, scan: &OrbitScan) -> Result<()> {
+    for r in &scan.records {
+        let values = [
+            ("the loss", r.loss),
+            ("λmax", r.lambda_max),
+            ("λmin", r.lambda_min),
+            ("the trace", r.trace),
+            ("the Gauss-Newton λmax", r.gauss_newton_max),
+            ("‖∇L‖", r.gradient_norm),
+        ]
+        .into_iter()
+        .chain(r.balances.iter().map(|&b| ("a neuron balance", b)));
+        if let Some((what, v)) = problem::first_non_finite(values) {
+            return Err(alpha_error(
+                args,
+                messages::overflowed(
+                    &format!("at α = {} {what}", messages::number(r.alpha)),
+                    v,
+                    ALPHA_REMEDY,
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Full-batch gradient descent from `start`; a diverged run is an error naming --lr.
@@ -237,7 +308,13 @@ fn train(
     let run = GradientDescent::new(lr, steps)
         .map_err(|e| ArgError::new("--lr", lr, problem::core_reason(&e)))?
         .run(mlp, start)
-        .context("training the network")?;
+        .map_err(|e| {
+            ArgError::new(
+                "--train",
+                steps,
+                problem::rejection_reason("training", &e, "choose a smaller --lr"),
+            )
+        })?;
     if run.outcome == Outcome::Diverged || run.final_point.iter().any(|v| !v.is_finite()) {
         return Err(ArgError::new(
             "--lr",
@@ -267,15 +344,19 @@ fn flattest(
     params: &[f64],
     scan: &OrbitScan,
     spectrum: &SpectrumOptions,
-    per_neuron: Option<usize>,
+    args: &OrbitArgs,
 ) -> Result<Flattest> {
     let search = SearchOptions {
         tolerance: SEARCH_TOLERANCE,
         spectrum: spectrum.clone(),
     };
-    let best = path_minimum(mlp, params, scan, &search)
-        .context("searching the path for the smallest λmax")?;
-    let per_neuron = match per_neuron {
+    let best = path_minimum(mlp, params, scan, &search).map_err(|e| {
+        alpha_error(
+            args,
+            problem::rejection_reason("searching the path for the smallest λmax", &e, ALPHA_REMEDY),
+        )
+    })?;
+    let per_neuron = match args.per_neuron {
         None => None,
         Some(steps) => {
             let options = NeuronScaleOptions {
@@ -283,8 +364,35 @@ fn flattest(
                 spectrum: spectrum.clone(),
                 ..NeuronScaleOptions::default()
             };
-            let m = minimize_neuron_scales(mlp, params, &options)
-                .context("descending on per-neuron scales")?;
+            let m = minimize_neuron_scales(mlp, params, &options).map_err(|e| {
+                ArgError::new(
+                    "--per-neuron",
+                    steps,
+                    problem::rejection_reason(
+                        "the descent on per-neuron scales",
+                        &e,
+                        "use fewer --per-neuron steps",
+                    ),
+                )
+            })?;
+            let values = [
+                ("λmax", m.lambda_max),
+                ("the final gradient", m.final_gradient),
+                ("the output deviation", m.max_output_deviation),
+                ("the loss deviation", m.loss_relative_deviation),
+            ];
+            if let Some((what, v)) = problem::first_non_finite(values) {
+                return Err(ArgError::new(
+                    "--per-neuron",
+                    steps,
+                    messages::overflowed(
+                        &format!("after the descent {what}"),
+                        v,
+                        "use fewer --per-neuron steps",
+                    ),
+                )
+                .into());
+            }
             Some(PerNeuron {
                 lambda_max_before: Real(m.lambda_max_start),
                 lambda_max_after: Real(m.lambda_max),
@@ -296,6 +404,23 @@ fn flattest(
             })
         }
     };
+    let values = [
+        ("λmax", best.lambda_max),
+        ("the loss deviation", best.loss_relative_deviation),
+    ];
+    if let Some((what, v)) = problem::first_non_finite(values) {
+        return Err(alpha_error(
+            args,
+            messages::overflowed(
+                &format!(
+                    "at the flattest α = {} {what}",
+                    messages::number(best.alpha)
+                ),
+                v,
+                ALPHA_REMEDY,
+            ),
+        ));
+    }
     Ok(Flattest {
         alpha: Real(best.alpha),
         lambda_max: Real(best.lambda_max),

@@ -1,7 +1,7 @@
 //! `symstab check-symmetry`: applies a group element and compares the function before and
 //! after (outputs on the dataset's inputs, and the loss).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use symstab_core::Model;
 use symstab_core::mlp::symmetry::{Symmetry, SymmetryKind};
@@ -52,7 +52,9 @@ fn check_nontrivial(network: &symstab_core::mlp::Mlp, args: &CheckSymmetryArgs) 
 /// Runs the command.
 pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
     let loaded = problem::load(&args.model, args.point.as_ref(), "--point")?;
+    loaded.check_evaluates()?;
     let params = &loaded.params;
+    let origin = &loaded.origin;
     let (action, moved, before, after) = match &loaded.problem {
         Problem::Toy(toy) => {
             let n = toy.n_factors();
@@ -64,12 +66,22 @@ pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
                         .map_err(|e| ArgError::new("--alpha", alpha, problem::core_reason(&e)))?;
                     ("rescale".to_owned(), moved)
                 }
+                "sign-flip" if args.alpha.is_some() => {
+                    return Err(ArgError::new(
+                        "--alpha",
+                        args.alpha.unwrap_or(DEFAULT_TOY_ALPHA),
+                        "only applies to --action rescale",
+                    )
+                    .into());
+                }
                 "sign-flip" => {
                     // Flipping the signs of two factors keeps their product.
                     let mut factors = vec![1.0; n];
                     factors[0] = -1.0;
                     factors[1] = -1.0;
-                    let moved = toy.scale(params, &factors).context("the toy sign flip")?;
+                    let moved = toy
+                        .scale(params, &factors)
+                        .map_err(|e| origin.rejected("the sign flip", &e))?;
                     ("sign-flip".to_owned(), moved)
                 }
                 other => {
@@ -106,13 +118,48 @@ pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
                 .map_err(|e| ArgError::new("--action", &args.action, e.to_string()))?;
             let moved = g
                 .apply(mlp.network(), params)
-                .context("applying the symmetry")?;
-            let before = mlp.outputs(params).context("network outputs")?;
-            let after = mlp.outputs(&moved).context("network outputs")?;
+                .map_err(|e| origin.rejected("applying the symmetry", &e))?;
+            let before = mlp
+                .outputs(params)
+                .map_err(|e| origin.rejected("the network's outputs", &e))?;
+            let after = mlp
+                .outputs(&moved)
+                .map_err(|e| origin.rejected("the network's outputs", &e))?;
             (args.action.trim().to_owned(), moved, before, after)
         }
     };
     let model = loaded.problem.model();
+    let (loss_before, loss_after) = (model.loss(params), model.loss(&moved));
+    if let Some((what, v)) = problem::first_non_finite(
+        before
+            .iter()
+            .map(|&o| ("an output", o))
+            .chain([("the loss", loss_before)]),
+    ) {
+        return Err(origin.overflow(what, v));
+    }
+    let moved_values = moved
+        .iter()
+        .map(|&p| ("a transformed parameter", p))
+        .chain(
+            after
+                .iter()
+                .map(|&o| ("an output after the transformation", o)),
+        )
+        .chain([("the loss after the transformation", loss_after)]);
+    if let Some((what, v)) = problem::first_non_finite(moved_values) {
+        // The start is usable, so the group element took it out of range: name --alpha
+        // when the user chose it, else the start.
+        return Err(match (args.alpha, &loaded.problem) {
+            (Some(alpha), Problem::Toy(_)) => ArgError::new(
+                "--alpha",
+                alpha,
+                messages::overflowed(what, v, "use an --alpha closer to 1"),
+            )
+            .into(),
+            _ => origin.overflow(what, v),
+        });
+    }
     let max_output_diff =
         before
             .iter()
@@ -128,8 +175,8 @@ pub fn run(args: &CheckSymmetryArgs) -> Result<()> {
     let report = SymmetryReport {
         action,
         max_output_diff: Real(max_output_diff),
-        loss_before: Real(model.loss(params)),
-        loss_after: Real(model.loss(&moved)),
+        loss_before: Real(loss_before),
+        loss_after: Real(loss_after),
     };
     if args.json {
         output::print_json(&report)

@@ -31,6 +31,7 @@ pub struct TrainReport {
     /// The same quantities at the final point.
     pub conserved_end: Vec<Real>,
     /// The learning rate η.
+    #[serde(serialize_with = "output::real_field")]
     pub learning_rate: f64,
 }
 
@@ -47,6 +48,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         output::check_output_file("--trajectory", path)?;
     }
     let model = loaded.problem.model();
+    // A start whose loss, gradient or conserved quantities overflow cannot be trained from;
+    // a run that diverges from a usable start is an outcome, reported below.
+    loaded.check_evaluates()?;
+    let conserved_start = loaded.problem.conserved(&loaded.params)?;
+    if let Some((what, v)) =
+        problem::first_non_finite(conserved_start.iter().map(|&c| ("a conserved quantity", c)))
+    {
+        return Err(loaded.origin.overflow(what, v));
+    }
     let recording = if args.trajectory.is_some() {
         Recording::Full
     } else {
@@ -72,7 +82,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     let run = descent
         .run(model, &loaded.params)
-        .context("running gradient descent")?;
+        .map_err(|e| loaded.origin.rejected("gradient descent", &e))?;
 
     let report = TrainReport {
         outcome: run.outcome,
@@ -80,7 +90,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         start_loss: Real(model.loss(&loaded.params)),
         final_loss: Real(run.final_loss),
         final_point: reals(&run.final_point),
-        conserved_start: reals(&loaded.problem.conserved(&loaded.params)?),
+        conserved_start: reals(&conserved_start),
         conserved_end: reals(&loaded.problem.conserved(&run.final_point)?),
         learning_rate: args.lr,
     };
