@@ -387,3 +387,30 @@ fn conflicting_or_trivial_options_are_rejected() {
     let help = symstab(&["sweep", "--help"]).stdout;
     assert!(help.contains("(√|c|·α, sign(c)·√|c|/α)"), "{help}");
 }
+
+#[test]
+fn a_trajectory_too_large_for_memory_is_refused_before_running() {
+    let dir = temp_dir("trajectory");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.csv");
+    let p = path.to_str().unwrap();
+    let args = [
+        "train",
+        "--start",
+        "1,9",
+        "--lr",
+        "0.01",
+        "--steps",
+        "4000000000",
+    ];
+    fails_with(
+        &args
+            .iter()
+            .copied()
+            .chain(["--trajectory", p])
+            .collect::<Vec<_>>(),
+        &["--steps", "4000000000", "--trajectory", "above the cap"],
+    );
+    assert!(!path.exists(), "{p} was written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
