@@ -43,8 +43,9 @@ pub enum SweepError {
     },
     /// An output directory holds results of a different spec than the one being run.
     #[error(
-        "output directory {path} holds a sweep with spec hash {found:016x}, \
-         but this spec hashes to {expected:016x}"
+        "output directory {path} holds a different sweep (spec hash {found:016x}, this one \
+         {expected:016x}): {}; use another directory, or delete this one to start over",
+        differences.join("; ")
     )]
     SpecMismatch {
         /// The output directory.
@@ -53,6 +54,29 @@ pub enum SweepError {
         expected: u64,
         /// Hash found in the directory's manifest.
         found: u64,
+        /// Each field that differs, as `field: value in the directory vs value now`.
+        differences: Vec<String>,
+    },
+    /// Two input directories of a merge hold different sweeps (or chunkings).
+    #[error(
+        "merge input {input} holds a different sweep than merge input {first}: {}",
+        differences.join("; ")
+    )]
+    MergeInputMismatch {
+        /// The input that differs from the first.
+        input: PathBuf,
+        /// The first input.
+        first: PathBuf,
+        /// Each field that differs, as `field: value in input vs value in first`.
+        differences: Vec<String>,
+    },
+    /// An input directory of a merge is missing or holds no sweep.
+    #[error("merge input {path} {reason}")]
+    NotASweep {
+        /// The input directory.
+        path: PathBuf,
+        /// What is wrong, e.g. `does not exist`.
+        reason: String,
     },
     /// Chunks of a sweep are in none of the directories given to a merge.
     #[error(
