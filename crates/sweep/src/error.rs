@@ -43,8 +43,9 @@ pub enum SweepError {
     },
     /// An output directory holds results of a different spec than the one being run.
     #[error(
-        "output directory {path} holds a different sweep (spec hash {found:016x}, this one \
-         {expected:016x}): {}; use another directory, or delete this one to start over",
+        "output directory {path} holds a different sweep (directory vs this run: {}; spec \
+         hash {found:016x} vs {expected:016x}); use another directory, or delete this one \
+         to start over",
         differences.join("; ")
     )]
     SpecMismatch {
@@ -54,12 +55,14 @@ pub enum SweepError {
         expected: u64,
         /// Hash found in the directory's manifest.
         found: u64,
-        /// Each field that differs, as `field: value in the directory vs value now`.
+        /// Each field that differs, as `field: value in the directory vs value in this run`.
         differences: Vec<String>,
     },
     /// Two input directories of a merge hold different sweeps (or chunkings).
     #[error(
-        "merge input {input} holds a different sweep than merge input {first}: {}",
+        "merge input {input} holds a different sweep than merge input {first} ({} vs {}: {})",
+        input.display(),
+        first.display(),
         differences.join("; ")
     )]
     MergeInputMismatch {

@@ -245,10 +245,11 @@ impl Shard {
             "shard",
             self,
             &format!(
-                "owns no chunk: the sweep has {n_chunks} chunk{plural} (chunk c belongs to \
-                 shard c mod {}), so only shards 0 to {} have work",
+                "owns no chunk: the sweep has {n_chunks} chunk{plural} and chunk c belongs to \
+                 shard c mod {}, so shards {} to {} have none",
                 self.count,
-                n_chunks.min(self.count).saturating_sub(1)
+                n_chunks,
+                self.count - 1
             ),
         ))
     }
