@@ -31,7 +31,7 @@ fn a_run_larger_than_the_free_space_is_refused_before_anything_is_created() {
         ],
         &[
             "--a/--b/--lrs",
-            "1000000 × 1000000 start points",
+            "1000000 × 1000000 = 1000000000000 start points",
             "would write at least",
             "GiB) free",
         ],

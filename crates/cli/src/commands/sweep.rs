@@ -215,10 +215,15 @@ fn grid_args(args: &SweepArgs) -> &'static str {
 }
 
 /// The grid's size for messages, counted without overflow, e.g.
-/// `1000 × 1000 start points × 5 learning rates = 5000000 cells`.
+/// `1000 × 1000 = 1000000 start points × 5 learning rates = 5000000 cells`.
 fn grid_text(spec: &SweepSpec) -> String {
     let starts = match &spec.starts {
-        StartSet::Plane { a, b } => format!("{} × {} start points", a.len(), b.len()),
+        StartSet::Plane { a, b } => format!(
+            "{} × {} = {} start points",
+            a.len(),
+            b.len(),
+            spec.starts.count()
+        ),
         StartSet::Orbit { log_alpha, .. } => format!("{} start points", log_alpha.len()),
     };
     format!(
