@@ -43,8 +43,10 @@ pub enum SweepError {
     },
     /// An output directory holds results of a different spec than the one being run.
     #[error(
-        "output directory {path} holds a sweep with spec hash {found:016x}, \
-         but this spec hashes to {expected:016x}"
+        "output directory {path} holds a different sweep (directory vs this run: {}; spec \
+         hash {found:016x} vs {expected:016x}); use another directory, or delete this one \
+         to start over",
+        differences.join("; ")
     )]
     SpecMismatch {
         /// The output directory.
@@ -53,6 +55,31 @@ pub enum SweepError {
         expected: u64,
         /// Hash found in the directory's manifest.
         found: u64,
+        /// Each field that differs, as `field: value in the directory vs value in this run`.
+        differences: Vec<String>,
+    },
+    /// Two input directories of a merge hold different sweeps (or chunkings).
+    #[error(
+        "merge input {input} holds a different sweep than merge input {first} ({} vs {}: {})",
+        input.display(),
+        first.display(),
+        differences.join("; ")
+    )]
+    MergeInputMismatch {
+        /// The input that differs from the first.
+        input: PathBuf,
+        /// The first input.
+        first: PathBuf,
+        /// Each field that differs, as `field: value in input vs value in first`.
+        differences: Vec<String>,
+    },
+    /// An input directory of a merge is missing or holds no sweep.
+    #[error("merge input {path} {reason}")]
+    NotASweep {
+        /// The input directory.
+        path: PathBuf,
+        /// What is wrong, e.g. `does not exist`.
+        reason: String,
     },
     /// Chunks of a sweep are in none of the directories given to a merge.
     #[error(

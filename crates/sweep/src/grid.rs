@@ -235,11 +235,26 @@ impl StartSet {
         Ok(())
     }
 
-    /// Number of start points.
+    /// Number of start points; panics when it overflows `usize` (a plane of more than
+    /// 2^64 points, which [`SweepSpec::validate`] rejects). See [`StartSet::count`].
     pub fn len(&self) -> usize {
+        self.checked_len()
+            .expect("start point count overflows usize")
+    }
+
+    /// Number of start points, `None` when it overflows `usize`.
+    pub fn checked_len(&self) -> Option<usize> {
         match self {
-            StartSet::Plane { a, b } => a.len() * b.len(),
-            StartSet::Orbit { log_alpha, .. } => log_alpha.len(),
+            StartSet::Plane { a, b } => a.len().checked_mul(b.len()),
+            StartSet::Orbit { log_alpha, .. } => Some(log_alpha.len()),
+        }
+    }
+
+    /// Number of start points, exactly (a product of two `usize` always fits a `u128`).
+    pub fn count(&self) -> u128 {
+        match self {
+            StartSet::Plane { a, b } => a.len() as u128 * b.len() as u128,
+            StartSet::Orbit { log_alpha, .. } => log_alpha.len() as u128,
         }
     }
 
@@ -357,9 +372,9 @@ impl SweepSpec {
         }
         if self.n_cells().is_none() {
             return Err(Error::invalid_value(
-                "starts",
-                self.starts.len(),
-                "too many cells",
+                "cells",
+                self.cell_count_text(),
+                &format!("too many cells: at most {} can be indexed", usize::MAX),
             ));
         }
         Ok(())
@@ -367,7 +382,22 @@ impl SweepSpec {
 
     /// Number of cells (`None` on overflow of `usize`).
     pub fn n_cells(&self) -> Option<usize> {
-        self.starts.len().checked_mul(self.learning_rates.len())
+        self.starts
+            .checked_len()?
+            .checked_mul(self.learning_rates.len())
+    }
+
+    /// Number of cells exactly, `None` only beyond `u128::MAX`.
+    pub fn cell_count(&self) -> Option<u128> {
+        self.starts
+            .count()
+            .checked_mul(self.learning_rates.len() as u128)
+    }
+
+    /// The cell count as text for messages: the exact number, or `more than 2^128`
+    /// when even a `u128` cannot hold it.
+    pub fn cell_count_text(&self) -> String {
+        count_text(self.cell_count())
     }
 
     /// Number of cells; panics on overflow (impossible for a validated spec).
@@ -398,6 +428,15 @@ impl SweepSpec {
     pub fn hash64(&self) -> u64 {
         let text = serde_json::to_string(self).expect("spec serialises");
         fnv1a64(text.as_bytes())
+    }
+}
+
+/// A count computed with checked arithmetic, as text for messages: the number, or
+/// `more than 340282366920938463463374607431768211455` (`u128::MAX`) when it overflowed.
+pub fn count_text(count: Option<u128>) -> String {
+    match count {
+        Some(n) => n.to_string(),
+        None => format!("more than {}", u128::MAX),
     }
 }
 

@@ -10,6 +10,7 @@
 //!   (`Fn(log α) -> start point`), with λmax, 2/λmax and the bisected critical rate.
 //! - [`runner`]: deterministic parallel runners with a progress callback (the generic one
 //!   on the core's gradient descent).
+//! - [`disk`]: a lower bound on the bytes a run into a directory writes.
 //! - [`record`]: per-cell records, tidy CSV and JSON with explicit non-finite values.
 //! - [`store`]: atomic files, resumable output directories, shards and their merge.
 //!
@@ -30,6 +31,7 @@
 //! # Ok::<(), symstab_core::Error>(())
 //! ```
 
+pub mod disk;
 pub mod error;
 pub mod grid;
 pub mod kernel;

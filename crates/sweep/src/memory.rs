@@ -80,8 +80,16 @@ fn cells(spec: &SweepSpec) -> Result<usize, Error> {
     spec.n_cells().ok_or_else(|| {
         Error::invalid_value(
             "cells",
-            format!("{} × {}", spec.starts.len(), spec.learning_rates.len()),
-            "the cell count overflows usize",
+            format!(
+                "{} start points × {} learning rates = {}",
+                crate::grid::count_text(Some(spec.starts.count())),
+                spec.learning_rates.len(),
+                spec.cell_count_text()
+            ),
+            &format!(
+                "the cell count exceeds {}, the most a run can index",
+                usize::MAX
+            ),
         )
     })
 }
@@ -112,12 +120,20 @@ pub fn check_in_dir(spec: &SweepSpec, chunk_cells: usize, threads: usize) -> Res
         return Err(Error::invalid_value("chunk_cells", 0, "must be at least 1"));
     }
     let n = cells(spec)?;
-    check_part(
-        "starts",
-        spec.starts.len(),
-        &format!("the start table ({} points × 16 bytes)", spec.starts.len()),
-        table_bytes(spec),
-    )?;
+    let table = match &spec.starts {
+        crate::grid::StartSet::Plane { a, b } => format!(
+            "the start table ({} + {} axis values and {} learning rates × 8 bytes)",
+            a.len(),
+            b.len(),
+            spec.learning_rates.len()
+        ),
+        crate::grid::StartSet::Orbit { log_alpha, .. } => format!(
+            "the start table ({} points × 16 bytes and {} learning rates × 8 bytes)",
+            log_alpha.len(),
+            spec.learning_rates.len()
+        ),
+    };
+    check_part("starts", spec.starts.len(), &table, table_bytes(spec))?;
     let n_chunks = n.div_ceil(chunk_cells);
     // A range per chunk, and its number in the lists of chunks owned, to do and computed.
     let per_chunk = size_of::<std::ops::Range<usize>>() + 3 * size_of::<usize>();

@@ -90,16 +90,80 @@ fn temp_file_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
-/// Whether process `pid` is running (on Linux: `/proc/PID` exists; elsewhere only the
-/// current process counts as running).
-fn process_running(pid: u32) -> bool {
-    pid == std::process::id()
-        || (cfg!(target_os = "linux") && Path::new("/proc").join(pid.to_string()).exists())
+/// Whether the temporary file `path`, named with process id `pid`, may still be written
+/// by that process.
+///
+/// On Linux the process must exist and be alive (`/proc/PID/stat` present and not a
+/// zombie: a killed process that its parent has not reaped yet keeps its `/proc` entry),
+/// and must have started before the file was last modified (otherwise the id was reused
+/// by a later process, e.g. a new container's PID 1, or this very process). Elsewhere
+/// only the current process counts as a writer.
+fn may_be_in_use(pid: u32, path: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let Some((state, start)) = proc_state_and_start(&stat) else {
+            // An unreadable entry: keep the file rather than risk a live writer's.
+            return true;
+        };
+        if matches!(state, 'Z' | 'X' | 'x') {
+            return false;
+        }
+        match (process_start_time(start), modified(path)) {
+            // Two seconds of slack: the boot time is known to the second only.
+            (Some(started), Some(modified)) => {
+                modified + std::time::Duration::from_secs(2) >= started
+            }
+            _ => true,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        pid == std::process::id()
+    }
+}
+
+/// The state letter and the start time (clock ticks after boot) in the text of
+/// `/proc/PID/stat`: fields 3 and 22, counted after the parenthesised command name.
+#[cfg(target_os = "linux")]
+fn proc_state_and_start(stat: &str) -> Option<(char, u64)> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // Fields 4..=21 come between the state and the start time.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// The wall-clock time of `ticks` clock ticks after boot (`btime` of `/proc/stat`).
+#[cfg(target_os = "linux")]
+fn process_start_time(ticks: u64) -> Option<std::time::SystemTime> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let boot: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let per_second = u64::try_from(per_second).ok().filter(|&t| t > 0)?;
+    let after_boot = std::time::Duration::from_millis(ticks.checked_mul(1000)? / per_second);
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(boot) + after_boot)
+}
+
+#[cfg(target_os = "linux")]
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Removes the temporary files [`write_atomic`] left in `dir` when a run was killed
-/// before renaming them (those of processes still running are kept); returns how many
-/// were removed. A missing directory holds none.
+/// before renaming them (those a running process may still be writing are kept: the
+/// process of the id in the name exists, is not a zombie, and started before the file
+/// was last modified); returns how many were removed. A missing directory holds none.
 pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -113,7 +177,7 @@ pub fn remove_stale_temp_files(dir: &Path) -> Result<usize> {
         let Some(pid) = name.to_str().and_then(temp_file_pid) else {
             continue;
         };
-        if process_running(pid) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+        if !entry.file_type().is_ok_and(|t| t.is_file()) || may_be_in_use(pid, &entry.path()) {
             continue;
         }
         match fs::remove_file(entry.path()) {
@@ -158,6 +222,87 @@ impl Shard {
     /// Whether chunk `chunk` belongs to this shard.
     pub fn owns(&self, chunk: usize) -> bool {
         chunk % self.count == self.index
+    }
+
+    /// The shard's number I (chunks c with c mod N = I).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The number of shards N.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Fails unless the shard owns at least one of `n_chunks` chunks (shard I owns none
+    /// when I ≥ the number of chunks).
+    pub fn check_owns_some(&self, n_chunks: usize) -> Result<(), Error> {
+        if self.index < n_chunks {
+            return Ok(());
+        }
+        let plural = if n_chunks == 1 { "" } else { "s" };
+        Err(Error::invalid_value(
+            "shard",
+            self,
+            &format!(
+                "owns no chunk: the sweep has {n_chunks} chunk{plural} and chunk c belongs to \
+                 shard c mod {}, so shards {} to {} have none",
+                self.count,
+                n_chunks,
+                self.count - 1
+            ),
+        ))
+    }
+}
+
+impl std::fmt::Display for Shard {
+    /// `I/N`, as the command line takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The fields in which two specs differ, each as `field: value in a vs value in b`
+/// (values as JSON, nested fields joined by dots, e.g. `starts.a.n: 400 vs 401`).
+pub fn spec_differences(a: &SweepSpec, b: &SweepSpec) -> Vec<String> {
+    let (va, vb) = (
+        serde_json::to_value(a).expect("spec serialises"),
+        serde_json::to_value(b).expect("spec serialises"),
+    );
+    let mut out = Vec::new();
+    value_differences("", &va, &vb, &mut out);
+    out
+}
+
+fn value_differences(
+    path: &str,
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (a, b) {
+        // Objects of the same kind are compared field by field; a different `kind` of
+        // start set is reported whole.
+        (Value::Object(x), Value::Object(y)) if x.get("kind") == y.get("kind") => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let sub = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                let null = Value::Null;
+                value_differences(
+                    &sub,
+                    x.get(k).unwrap_or(&null),
+                    y.get(k).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        _ if a != b => out.push(format!("{path}: {a} vs {b}")),
+        _ => {}
     }
 }
 
@@ -223,10 +368,18 @@ fn prepare_dir(dir: &Path, spec: &SweepSpec, chunk_cells: usize) -> Result<()> {
             let path = dir.join(MANIFEST);
             let found_hash = found.hash(&path)?;
             if found_hash != spec.hash64() || found.spec != *spec {
+                let mut differences = spec_differences(&found.spec, spec);
+                if differences.is_empty() {
+                    differences.push(format!(
+                        "the manifest's spec_hash {:?} does not match its spec",
+                        found.spec_hash
+                    ));
+                }
                 return Err(SweepError::SpecMismatch {
                     path: dir.to_owned(),
                     expected: spec.hash64(),
                     found: found_hash,
+                    differences,
                 });
             }
             if found.chunk_cells != chunk_cells {
@@ -331,24 +484,45 @@ impl<'a> ChunkRecords<'a> {
                     self.open.insert((path, rows))
                 }
             };
-            let wrong = || SweepError::corrupt(&*path, format!("expected cells {range:?}"));
+            // A damaged chunk file is recomputed once deleted; say so.
+            let damaged = |what: String| {
+                SweepError::corrupt(
+                    &*path,
+                    format!(
+                        "the chunk file is damaged ({what}); delete it and run the same \
+                         sweep (or shard) again to recompute it"
+                    ),
+                )
+            };
             match rows.next() {
                 Some(Ok(r)) if self.next_index < range.end && r.index == self.next_index as u64 => {
                     self.next_index += 1;
                     return Some(Ok((self.chunk, r)));
                 }
-                Some(Ok(_)) => return Some(Err(wrong())),
+                Some(Ok(r)) => {
+                    return Some(Err(damaged(format!(
+                        "cell {} where cell {} of cells {range:?} was expected",
+                        r.index, self.next_index
+                    ))));
+                }
                 Some(Err(source)) => {
-                    return Some(Err(SweepError::Csv {
-                        path: path.clone(),
-                        source,
-                    }));
+                    return Some(Err(damaged(format!(
+                        "{source}, after {} of its {} cells",
+                        self.next_index - range.start,
+                        range.len()
+                    ))));
                 }
                 None if self.next_index == range.end => {
                     self.open = None;
                     self.chunk += 1;
                 }
-                None => return Some(Err(wrong())),
+                None => {
+                    return Some(Err(damaged(format!(
+                        "it ends after {} of its {} cells {range:?}",
+                        self.next_index - range.start,
+                        range.len()
+                    ))));
+                }
             }
         }
     }
@@ -571,6 +745,7 @@ pub fn run_toy_sweep_in_dir(
     options.validate()?;
     // Sizes are checked before the directory is created, so a bad size leaves nothing.
     crate::memory::check_in_dir(spec, options.chunk_cells, rayon::current_num_threads())?;
+    shard.check_owns_some(spec.len().div_ceil(options.chunk_cells))?;
     prepare_dir(dir, spec, options.chunk_cells)?;
     let ranges = chunk_ranges(spec.len(), options.chunk_cells);
     let mine: Vec<usize> = (0..ranges.len()).filter(|&c| shard.owns(c)).collect();
@@ -639,6 +814,33 @@ pub fn run_toy_sweep_in_dir(
     Ok(summary)
 }
 
+/// The manifest of a merge input, which must be a directory holding one.
+fn read_input_manifest(dir: &Path) -> Result<Manifest> {
+    let not_a_sweep = |reason: &str| SweepError::NotASweep {
+        path: dir.to_path_buf(),
+        reason: reason.to_owned(),
+    };
+    match fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(not_a_sweep("does not exist"));
+        }
+        Err(e) => return Err(SweepError::io(dir, e)),
+        Ok(m) if !m.is_dir() => return Err(not_a_sweep("is not a directory")),
+        Ok(_) => {}
+    }
+    let manifest = read_manifest(dir)?.ok_or_else(|| {
+        not_a_sweep("holds no manifest.json (not the output directory of a sweep)")
+    })?;
+    let hash = manifest.hash(&dir.join(MANIFEST))?;
+    if hash != manifest.spec.hash64() {
+        return Err(SweepError::corrupt(
+            dir.join(MANIFEST),
+            format!("spec_hash {:?} does not match its spec", manifest.spec_hash),
+        ));
+    }
+    Ok(manifest)
+}
+
 /// Merges the chunk outputs of shard directories (same spec and chunking) into `out_dir`,
 /// writing its manifest, `cells.csv` and `cells.json` (the same bytes as an unsharded
 /// run's, streamed from the chunk files one record at a time); returns the outcome counts.
@@ -648,24 +850,22 @@ pub fn merge_shards(shard_dirs: &[&Path], out_dir: &Path) -> Result<CellTally> {
     let first = *shard_dirs
         .first()
         .ok_or_else(|| Error::invalid_value("shard_dirs", "[]", "must not be empty"))?;
-    let manifest =
-        read_manifest(first)?.ok_or_else(|| SweepError::corrupt(first, "no manifest.json"))?;
-    let hash = manifest.hash(&first.join(MANIFEST))?;
+    let manifest = read_input_manifest(first)?;
     for dir in &shard_dirs[1..] {
-        let m = read_manifest(dir)?.ok_or_else(|| SweepError::corrupt(*dir, "no manifest.json"))?;
-        let found = m.hash(&dir.join(MANIFEST))?;
-        if found != hash || m.spec != manifest.spec {
-            return Err(SweepError::SpecMismatch {
-                path: dir.to_path_buf(),
-                expected: hash,
-                found,
-            });
-        }
+        let m = read_input_manifest(dir)?;
+        let mut differences = spec_differences(&m.spec, &manifest.spec);
         if m.chunk_cells != manifest.chunk_cells {
-            return Err(SweepError::corrupt(
-                *dir,
-                format!("chunk_cells {} != {}", m.chunk_cells, manifest.chunk_cells),
+            differences.push(format!(
+                "chunk_cells: {} vs {}",
+                m.chunk_cells, manifest.chunk_cells
             ));
+        }
+        if !differences.is_empty() {
+            return Err(SweepError::MergeInputMismatch {
+                input: dir.to_path_buf(),
+                first: first.to_path_buf(),
+                differences,
+            });
         }
     }
     manifest.spec.validate()?;

@@ -45,7 +45,24 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     }
     let pool = builder.build().context("starting the worker threads")?;
     check_memory(args, &spec, pool.current_num_threads())?;
+    // The chunk size is known to be at least 1 here.
+    let n_chunks = spec.len().div_ceil(args.chunk_cells);
+    shard.check_owns_some(n_chunks).map_err(|e| {
+        let advice = format!(
+            "; use at most {n_chunks} shards, or a smaller --chunk-cells than {}",
+            args.chunk_cells
+        );
+        ArgError::new("--shard", shard, crate::problem::core_reason(&e) + &advice)
+    })?;
+    if let Some(dir) = &args.out {
+        check_disk(args, &spec, shard, dir)?;
+    }
 
+    let cancel = interrupt::install();
+    let options = RunOptions {
+        cancel: cancel.clone(),
+        ..options
+    };
     let started = Instant::now();
     let progress = Reporter::new();
     let mut summary = pool.install(|| match &args.out {
@@ -53,6 +70,9 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         Some(dir) => run_in_dir(dir, &spec, &options, shard, &progress),
     })?;
     progress.finish();
+    if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) && !summary.complete {
+        report_interrupt(args, &summary, shard, n_chunks);
+    }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.steps_per_second = if summary.seconds > 0.0 {
         summary.steps as f64 / summary.seconds
@@ -70,8 +90,8 @@ pub fn run(args: &SweepArgs) -> Result<()> {
 pub fn merge(args: &MergeArgs) -> Result<()> {
     output::check_output_dir("--out", &args.out)?;
     let dirs: Vec<&Path> = args.dirs.iter().map(PathBuf::as_path).collect();
-    let tally = store::merge_shards(&dirs, &args.out)
-        .with_context(|| format!("merge --out {}", args.out.display()))?;
+    // The library's errors name the input or output directory they are about.
+    let tally = store::merge_shards(&dirs, &args.out)?;
     let mut summary = SweepSummary {
         cells: tally.cells,
         converged: tally.converged,
@@ -93,16 +113,8 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
 /// the grid arguments, the cell count and the bytes it would need.
 fn check_memory(args: &SweepArgs, spec: &SweepSpec, threads: usize) -> Result<()> {
     use symstab_sweep::memory::{check_in_dir, check_in_memory};
-    let grid_args = if args.a.is_some() {
-        "--a/--b/--lrs"
-    } else {
-        "--log-alpha/--lrs"
-    };
-    let grid = format!(
-        "{} start points × {} learning rates",
-        spec.starts.len(),
-        spec.learning_rates.len()
-    );
+    let grid_args = grid_args(args);
+    let grid = grid_text(spec);
     if args.out.is_some() {
         if let Err(e) = check_in_dir(spec, args.chunk_cells, threads) {
             let arg = match &e {
@@ -183,9 +195,178 @@ fn spec(args: &SweepArgs) -> Result<SweepSpec> {
     if args.fused {
         spec.rounding = Rounding::Fused;
     }
-    spec.validate()
-        .map_err(|e| ArgError::new("sweep", "(grid)", e.to_string()))?;
+    spec.validate().map_err(|e| {
+        ArgError::new(
+            grid_args(args),
+            grid_text(&spec),
+            crate::problem::core_reason(&e),
+        )
+    })?;
     Ok(spec)
+}
+
+/// The arguments that make the grid, as the user typed them.
+fn grid_args(args: &SweepArgs) -> &'static str {
+    if args.a.is_some() {
+        "--a/--b/--lrs"
+    } else {
+        "--log-alpha/--lrs"
+    }
+}
+
+/// The grid's size for messages, counted without overflow, e.g.
+/// `1000 × 1000 = 1000000 start points × 5 learning rates = 5000000 cells`.
+fn grid_text(spec: &SweepSpec) -> String {
+    let starts = match &spec.starts {
+        StartSet::Plane { a, b } => format!(
+            "{} × {} = {} start points",
+            a.len(),
+            b.len(),
+            spec.starts.count()
+        ),
+        StartSet::Orbit { log_alpha, .. } => format!("{} start points", log_alpha.len()),
+    };
+    format!(
+        "{starts} × {} learning rates = {} cells",
+        spec.learning_rates.len(),
+        spec.cell_count_text()
+    )
+}
+
+/// Refuses, before anything is created, a run into `dir` that cannot fit the free space
+/// of its file system: compares a lower bound on the bytes it writes (the shard's chunk
+/// files not yet on disk, and `cells.csv`/`cells.json` for a whole sweep) with the space
+/// available to this user. Where the free space cannot be determined, nothing is refused.
+fn check_disk(args: &SweepArgs, spec: &SweepSpec, shard: Shard, dir: &Path) -> Result<()> {
+    let finished: std::collections::HashSet<usize> =
+        chunk_files(dir)?.into_iter().map(|(c, _)| c).collect();
+    let needed =
+        symstab_sweep::disk::output_bytes_lower_bound(spec, args.chunk_cells, shard, |c| {
+            finished.contains(&c)
+        })
+        .total();
+    let Some(free) = free_bytes(dir) else {
+        return Ok(());
+    };
+    if needed <= u128::from(free) {
+        return Ok(());
+    }
+    Err(ArgError::new(
+        grid_args(args),
+        grid_text(spec),
+        format!(
+            "the run would write at least {needed} bytes ({}) into --out {}, but its file \
+             system has {free} bytes ({}) free; use a smaller grid, fewer --lrs, --shard \
+             or another --out",
+            gib(needed),
+            dir.display(),
+            gib(u128::from(free))
+        ),
+    )
+    .into())
+}
+
+/// A byte count in GiB, e.g. `74.5 GiB`.
+fn gib(bytes: u128) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+/// Bytes available to this user on the file system that holds `dir` (or, when `dir` does
+/// not exist yet, its nearest existing ancestor); `None` where that cannot be found.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let absolute = std::path::absolute(dir).ok()?;
+    let existing = absolute.ancestors().find(|p| p.exists())?;
+    statvfs_available(existing)
+}
+
+#[cfg(unix)]
+fn statvfs_available(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c_path` is a NUL-terminated path and `stat` points to writable memory of
+    // the right type; statvfs fills it completely when it returns 0.
+    let stat = unsafe {
+        if libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) != 0 {
+            return None;
+        }
+        stat.assume_init()
+    };
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
+    let (blocks, size) = (u64::from(stat.f_bavail), u64::from(stat.f_frsize));
+    blocks.checked_mul(size)
+}
+
+#[cfg(not(unix))]
+fn statvfs_available(_: &Path) -> Option<u64> {
+    None
+}
+
+/// Tells the user that Ctrl-C stopped the run and whether it can be resumed, then exits
+/// with status 130 (128 + SIGINT, the shell convention). The finished chunks are on disk:
+/// every file is renamed into place whole, and the chunks in flight finished first.
+fn report_interrupt(args: &SweepArgs, summary: &SweepSummary, shard: Shard, n_chunks: usize) -> ! {
+    let line = match &args.out {
+        Some(dir) => {
+            let done = chunk_files(dir)
+                .map(|files| files.iter().filter(|(c, _)| shard.owns(*c)).count())
+                .unwrap_or(0);
+            let total = (0..n_chunks).filter(|&c| shard.owns(c)).count();
+            format!(
+                "interrupted after {done} of {total} chunks; run the same command again to resume"
+            )
+        }
+        None => format!(
+            "interrupted after {} of {} cells; nothing was saved (give --out DIR for a \
+             resumable run)",
+            summary.computed, summary.cells
+        ),
+    };
+    output::eprint_line(&line);
+    std::process::exit(130)
+}
+
+/// Ctrl-C (SIGINT) during a sweep: the first one asks the run to stop after the chunks in
+/// flight, a second one ends the process at once (the handler is reset after the first).
+mod interrupt {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, OnceLock};
+
+    /// The flag the handler raises, shared with the runner's `RunOptions::cancel`.
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+    #[cfg(unix)]
+    extern "C" fn on_interrupt(_: libc::c_int) {
+        // Only an atomic load and store: async-signal-safe.
+        if let Some(flag) = FLAG.get() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Installs the handler and returns its flag (`None` where no handler can be
+    /// installed: Ctrl-C then ends the process as usual).
+    pub fn install() -> Option<Arc<AtomicBool>> {
+        #[cfg(unix)]
+        {
+            let flag = FLAG
+                .get_or_init(|| Arc::new(AtomicBool::new(false)))
+                .clone();
+            // SAFETY: the action is zero-initialised and then filled with a valid handler
+            // (which touches only an atomic) and an empty mask; sigaction copies it.
+            let installed = unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_interrupt as extern "C" fn(libc::c_int) as usize;
+                action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut()) == 0
+            };
+            installed.then_some(flag)
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
+    }
 }
 
 fn run_in_memory(
