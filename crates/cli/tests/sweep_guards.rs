@@ -36,7 +36,7 @@ fn a_run_larger_than_the_free_space_is_refused_before_anything_is_created() {
             "GiB) free",
         ],
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "bad input exits 2");
     assert_eq!(msg.lines().count(), 1, "{msg}");
     assert!(!dir.path().join("d").exists());
 }

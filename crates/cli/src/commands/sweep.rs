@@ -52,7 +52,11 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             "; use at most {n_chunks} shards, or a smaller --chunk-cells than {}",
             args.chunk_cells
         );
-        ArgError::new("--shard", shard, crate::problem::core_reason(&e) + &advice)
+        ArgError::new(
+            "--shard",
+            shard.to_string(),
+            crate::problem::core_reason(&e) + &advice,
+        )
     })?;
     if let Some(dir) = &args.out {
         check_disk(args, &spec, shard, dir)?;
