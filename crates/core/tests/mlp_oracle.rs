@@ -190,6 +190,20 @@ fn gradient_matches_dual_numbers_and_finite_differences() {
     }
 }
 
+/// H·v by the hyper-dual oracle: entry i is ∂²L/∂θ_i∂v of the generic loss.
+fn hyperdual_hvp(pr: &MlpProblem, params: &[f64], v: &[f64]) -> Vec<f64> {
+    (0..params.len())
+        .map(|i| {
+            let q: Vec<HyperDual64> = params
+                .iter()
+                .enumerate()
+                .map(|(j, &x)| HyperDual64::new(x, if i == j { 1.0 } else { 0.0 }, v[j], 0.0))
+                .collect();
+            loss_generic(pr, &q).eps1eps2
+        })
+        .collect()
+}
+
 #[test]
 fn hvp_matches_hyperdual_numbers_and_finite_differences() {
     for (pr, params, name) in cases() {
@@ -197,16 +211,7 @@ fn hvp_matches_hyperdual_numbers_and_finite_differences() {
         let v = random_vec(p, 7, 1.0);
         let mut hv = vec![0.0; p];
         pr.hessian_vector_product(&params, &v, &mut hv);
-        let dual: Vec<f64> = (0..p)
-            .map(|i| {
-                let q: Vec<HyperDual64> = params
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &x)| HyperDual64::new(x, if i == j { 1.0 } else { 0.0 }, v[j], 0.0))
-                    .collect();
-                loss_generic(&pr, &q).eps1eps2
-            })
-            .collect();
+        let dual = hyperdual_hvp(&pr, &params, &v);
         assert!(
             rel_err(&hv, &dual) < 1e-12,
             "{name}: dual {}",
@@ -256,18 +261,7 @@ fn products_at_a_fixed_point_match_the_oracle_over_many_blocks() {
                     rel_err(&cached, &plain)
                 );
                 if seed == 0 {
-                    let dual: Vec<f64> = (0..p)
-                        .map(|i| {
-                            let q: Vec<HyperDual64> = params
-                                .iter()
-                                .enumerate()
-                                .map(|(j, &x)| {
-                                    HyperDual64::new(x, if i == j { 1.0 } else { 0.0 }, v[j], 0.0)
-                                })
-                                .collect();
-                            loss_generic(&pr, &q).eps1eps2
-                        })
-                        .collect();
+                    let dual = hyperdual_hvp(&pr, &params, &v);
                     assert!(
                         rel_err(&cached, &dual) < 1e-12,
                         "{a} classify={classify}: dual {}",
