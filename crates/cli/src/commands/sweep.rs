@@ -280,30 +280,7 @@ fn gib(bytes: u128) -> String {
 fn free_bytes(dir: &Path) -> Option<u64> {
     let absolute = std::path::absolute(dir).ok()?;
     let existing = absolute.ancestors().find(|p| p.exists())?;
-    statvfs_available(existing)
-}
-
-#[cfg(unix)]
-fn statvfs_available(path: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c_path` is a NUL-terminated path and `stat` points to writable memory of
-    // the right type; statvfs fills it completely when it returns 0.
-    let stat = unsafe {
-        if libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) != 0 {
-            return None;
-        }
-        stat.assume_init()
-    };
-    #[allow(clippy::useless_conversion)] // the field types differ between platforms
-    let (blocks, size) = (u64::from(stat.f_bavail), u64::from(stat.f_frsize));
-    blocks.checked_mul(size)
-}
-
-#[cfg(not(unix))]
-fn statvfs_available(_: &Path) -> Option<u64> {
-    None
+    fs4::available_space(existing).ok()
 }
 
 /// Tells the user that Ctrl-C stopped the run and whether it can be resumed, then exits
@@ -331,45 +308,24 @@ fn report_interrupt(args: &SweepArgs, summary: &SweepSummary, shard: Shard, n_ch
 }
 
 /// Ctrl-C (SIGINT) during a sweep: the first one asks the run to stop after the chunks in
-/// flight, a second one ends the process at once (the handler is reset after the first).
+/// flight, a second one ends the process at once (status 130).
 mod interrupt {
-    use std::sync::atomic::AtomicBool;
-    use std::sync::{Arc, OnceLock};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// The flag the handler raises, shared with the runner's `RunOptions::cancel`.
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-
-    #[cfg(unix)]
-    extern "C" fn on_interrupt(_: libc::c_int) {
-        // Only an atomic load and store: async-signal-safe.
-        if let Some(flag) = FLAG.get() {
-            flag.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-    }
-
-    /// Installs the handler and returns its flag (`None` where no handler can be
-    /// installed: Ctrl-C then ends the process as usual).
+    /// Installs the handler (the `ctrlc` crate) and returns the flag it raises, shared
+    /// with the runner's `RunOptions::cancel`; `None` where no handler can be installed
+    /// (Ctrl-C then ends the process as usual).
     pub fn install() -> Option<Arc<AtomicBool>> {
-        #[cfg(unix)]
-        {
-            let flag = FLAG
-                .get_or_init(|| Arc::new(AtomicBool::new(false)))
-                .clone();
-            // SAFETY: the action is zero-initialised and then filled with a valid handler
-            // (which touches only an atomic) and an empty mask; sigaction copies it.
-            let installed = unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = on_interrupt as extern "C" fn(libc::c_int) as usize;
-                action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
-                libc::sigemptyset(&mut action.sa_mask);
-                libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut()) == 0
-            };
-            installed.then_some(flag)
-        }
-        #[cfg(not(unix))]
-        {
-            None
-        }
+        let flag = Arc::new(AtomicBool::new(false));
+        let raised = flag.clone();
+        ctrlc::set_handler(move || {
+            if raised.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        })
+        .ok()?;
+        Some(flag)
     }
 }
 
