@@ -55,7 +55,8 @@ const EXIT_FAILURE: u8 = 1;
 /// The exit code of an error: [`EXIT_BAD_INPUT`] when any error in its chain is bad
 /// input — an [`messages::ArgError`], a `symstab_core::Error` (which by contract only
 /// reports invalid input), or a sweep error about the input (an invalid spec, an output
-/// directory of another sweep, shards that miss chunks) — and [`EXIT_FAILURE`] otherwise.
+/// directory of another sweep, shards that miss chunks, a merge input that is not a sweep
+/// or holds another one) — and [`EXIT_FAILURE`] otherwise.
 fn exit_code(error: &anyhow::Error) -> u8 {
     use symstab_sweep::SweepError;
     let bad_input = error.chain().any(|cause| {
@@ -67,6 +68,8 @@ fn exit_code(error: &anyhow::Error) -> u8 {
                     SweepError::Invalid(_)
                         | SweepError::SpecMismatch { .. }
                         | SweepError::MissingChunks { .. }
+                        | SweepError::NotASweep { .. }
+                        | SweepError::MergeInputMismatch { .. }
                 )
             )
     });

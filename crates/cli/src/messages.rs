@@ -35,6 +35,7 @@ Exit status:
   2  bad input: a value clap rejects, or one a later check rejects (a point of the wrong dimension,
      a malformed model file, a point or --alpha whose loss or Hessian overflows); the message names the argument
   1  a failure while running (writing an output file or stdout, a corrupt stored sweep)
+  130  a sweep stopped by Ctrl-C (re-run the same command to resume one with --out)
 
 JSON output (--json): non-finite numbers are the strings \"NaN\", \"inf\" and \"-inf\"; null means \"not computed\".";
 

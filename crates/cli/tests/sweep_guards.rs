@@ -89,7 +89,7 @@ fn merge_names_inputs_and_missing_directories() {
         ]);
         assert_eq!(run.code, Some(0), "{}", run.stderr);
     }
-    let (_, msg) = fails(
+    let (code, msg) = fails(
         &["merge", &s0, &other, "--out", &out],
         &[
             &format!("merge input {other} holds a different sweep than merge input {s0}"),
@@ -97,12 +97,14 @@ fn merge_names_inputs_and_missing_directories() {
         ],
     );
     assert!(!msg.contains("output directory"), "{msg}");
+    assert_eq!(code, 2, "a merge of different sweeps is bad input");
     let missing = path(&dir, "nonexist");
-    let (_, msg) = fails(
+    let (code, msg) = fails(
         &["merge", &missing, "--out", &out],
         &[&missing, "does not exist"],
     );
     assert!(!msg.contains("inconsistent"), "{msg}");
+    assert_eq!(code, 2, "a missing merge input is bad input");
     assert!(!dir.path().join("m4").exists());
 }
 

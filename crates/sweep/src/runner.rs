@@ -80,7 +80,8 @@ impl RunOptions {
         Ok(())
     }
 
-    pub(crate) fn cancelled(&self) -> bool {
+    /// Whether the cancel flag has been raised.
+    pub fn cancelled(&self) -> bool {
         self.cancel
             .as_ref()
             .is_some_and(|c| c.load(Ordering::Relaxed))

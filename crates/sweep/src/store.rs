@@ -37,47 +37,91 @@ pub const CELLS_CSV: &str = "cells.csv";
 pub const CELLS_JSON: &str = "cells.json";
 const CHUNK_DIR: &str = "chunks";
 
+/// A file being written under a temporary name (`.NAME.tmp-PID-N`) in the directory of
+/// its destination: [`PendingFile::sync`] flushes and fsyncs it, [`PendingFile::commit`]
+/// renames it over the destination and fsyncs the directory. Dropped uncommitted, it
+/// removes its temporary file.
+struct PendingFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: Option<BufWriter<fs::File>>,
+    committed: bool,
+}
+
+impl PendingFile {
+    fn create(path: &Path) -> Result<PendingFile> {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = parent_dir(path).join(format!(
+            ".{name}.tmp-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        // Errors name `path`, the file the caller asked for, not the temporary file.
+        let file = fs::File::create(&tmp).map_err(|e| SweepError::io(path, e))?;
+        Ok(PendingFile {
+            path: path.to_owned(),
+            tmp,
+            writer: Some(BufWriter::new(file)),
+            committed: false,
+        })
+    }
+
+    fn writer(&mut self) -> &mut BufWriter<fs::File> {
+        self.writer.as_mut().expect("written before it is synced")
+    }
+
+    /// Flushes the contents and fsyncs the temporary file.
+    fn sync(&mut self) -> Result<()> {
+        let path = &self.path;
+        let mut w = self.writer.take().expect("synced once");
+        w.flush().map_err(|e| SweepError::io(path, e))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| SweepError::io(path, e.into_error()))?;
+        file.sync_all().map_err(|e| SweepError::io(path, e))
+    }
+
+    /// Renames the synced temporary file over the destination.
+    fn commit(mut self) -> Result<()> {
+        fs::rename(&self.tmp, &self.path).map_err(|e| SweepError::io(&self.path, e))?;
+        self.committed = true;
+        if let Ok(d) = fs::File::open(parent_dir(&self.path)) {
+            // Persist the rename; some filesystems refuse fsync on a directory, which is fine.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The directory a path lives in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Writes a file atomically: `write` fills a temporary file in the same directory, which
 /// is fsynced and renamed over `path` (then the directory is fsynced).
 pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<fs::File>) -> Result<()>,
 ) -> Result<()> {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    // Errors name `path`, the file the caller asked for, not the temporary file.
-    let result = (|| {
-        let file = fs::File::create(&tmp).map_err(|e| SweepError::io(path, e))?;
-        let mut w = BufWriter::new(file);
-        write(&mut w)?;
-        w.flush().map_err(|e| SweepError::io(path, e))?;
-        let file = w
-            .into_inner()
-            .map_err(|e| SweepError::io(path, e.into_error()))?;
-        file.sync_all().map_err(|e| SweepError::io(path, e))?;
-        fs::rename(&tmp, path).map_err(|e| SweepError::io(path, e))?;
-        if let Ok(d) = fs::File::open(dir) {
-            // Persist the rename; some filesystems refuse fsync on a directory, which is fine.
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut file = PendingFile::create(path)?;
+    write(file.writer())?;
+    file.sync()?;
+    file.commit()
 }
 
 /// The process id in the name of a temporary file of [`write_atomic`]
@@ -551,9 +595,10 @@ fn write_records_csv(path: &Path, records: &[CellRecord]) -> Result<()> {
 }
 
 /// Writes `cells.csv` and `cells.json` into `dir` while `cells` yields the records, in one
-/// pass holding one record at a time. Each file goes through [`write_atomic`]; `cells.csv`
-/// is renamed into place first, then `cells.json`. An error of `cells` (or of a write)
-/// removes the temporary files, so neither file is left half-written.
+/// pass holding one record at a time. Both are written and fsynced under temporary names
+/// first and only then renamed into place, `cells.csv` first; an error of `cells` or of a
+/// write (a full disk) removes both temporary files, and a failed rename of `cells.json`
+/// removes the `cells.csv` just renamed, so the two are never left out of step.
 fn write_cells(
     dir: &Path,
     spec: &SweepSpec,
@@ -561,28 +606,34 @@ fn write_cells(
 ) -> Result<()> {
     let csv_path = dir.join(CELLS_CSV);
     let json_path = dir.join(CELLS_JSON);
-    write_atomic(&json_path, |json_file| {
-        write_atomic(&csv_path, |csv_file| {
-            let csv_error = |source| SweepError::Csv {
-                path: csv_path.clone(),
+    let mut csv_file = PendingFile::create(&csv_path)?;
+    let mut json_file = PendingFile::create(&json_path)?;
+    {
+        let csv_error = |source| SweepError::Csv {
+            path: csv_path.clone(),
+            source,
+        };
+        let mut csv = record::CsvWriter::new(csv_file.writer());
+        // The JSON writer pulls the records; each is written to the CSV on its way.
+        let teed = cells.map(|cell| {
+            let cell = cell?;
+            csv.write(&cell).map_err(csv_error)?;
+            Ok(cell)
+        });
+        record::write_json_stream(json_file.writer(), spec, teed).map_err(|e| match e {
+            record::StreamError::Source(e) => e,
+            record::StreamError::Write(source) => SweepError::Json {
+                path: json_path.clone(),
                 source,
-            };
-            let mut csv = record::CsvWriter::new(&mut *csv_file);
-            // The JSON writer pulls the records; each is written to the CSV on its way.
-            let teed = cells.map(|cell| {
-                let cell = cell?;
-                csv.write(&cell).map_err(csv_error)?;
-                Ok(cell)
-            });
-            record::write_json_stream(&mut *json_file, spec, teed).map_err(|e| match e {
-                record::StreamError::Source(e) => e,
-                record::StreamError::Write(source) => SweepError::Json {
-                    path: json_path.clone(),
-                    source,
-                },
-            })?;
-            csv.finish().map_err(csv_error)
-        })
+            },
+        })?;
+        csv.finish().map_err(csv_error)?;
+    }
+    csv_file.sync()?;
+    json_file.sync()?;
+    csv_file.commit()?;
+    json_file.commit().inspect_err(|_| {
+        let _ = fs::remove_file(&csv_path);
     })
 }
 

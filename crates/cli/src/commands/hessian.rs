@@ -131,10 +131,17 @@ pub fn run(args: &HessianArgs) -> Result<()> {
         return Err(ArgError::new(
             "--criterion",
             "eigenvalue",
-            format!(
-                "only the lanczos method stops on eigenvalue error bounds (the method here is {})",
-                method_name(method)
-            ),
+            if args.method == Method::Auto {
+                format!(
+                    "only the lanczos method stops on eigenvalue error bounds, and --method auto chose {} for {n} parameters; add --method lanczos",
+                    method_name(method)
+                )
+            } else {
+                format!(
+                    "only the lanczos method stops on eigenvalue error bounds (the method here is {})",
+                    method_name(method)
+                )
+            },
         )
         .into());
     }

@@ -5,7 +5,7 @@ use anyhow::Result;
 use serde::Serialize;
 use symstab_core::Model;
 use symstab_core::Outcome;
-use symstab_core::descent::GradientDescent;
+use symstab_core::descent::{GradientDescent, Recording};
 use symstab_core::mlp::MlpProblem;
 use symstab_core::orbit::{
     NeuronScaleOptions, OrbitPath, OrbitRecord, OrbitScan, SearchOptions, SpectrumOptions,
@@ -305,8 +305,10 @@ fn train(
     steps: usize,
     lr: f64,
 ) -> Result<(Vec<f64>, Option<Training>)> {
+    // Only the end of the run is used: record nothing along the way.
     let run = GradientDescent::new(lr, steps)
         .map_err(|e| ArgError::new("--lr", lr, problem::core_reason(&e)))?
+        .with_recording(Recording::None)
         .run(mlp, start)
         .map_err(|e| {
             ArgError::new(

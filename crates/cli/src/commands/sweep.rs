@@ -380,6 +380,8 @@ fn run_in_dir(
             summary.steps = computed.steps;
             summary.reused = reused.cells;
         }
+        // Interrupted: the caller reports the chunks on disk and exits; tally nothing.
+        None if options.cancelled() => {}
         // Otherwise read the shard's chunk files that exist, one at a time.
         None => {
             let mut tally = |chunk: usize, records: &[CellRecord]| {

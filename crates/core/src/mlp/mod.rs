@@ -63,10 +63,14 @@ const SAMPLE_BLOCK: usize = 256;
 const PARALLEL_WORK: usize = 200_000;
 /// Unit tangents carried together by the dense Hessian.
 const TANGENT_BLOCK: usize = 32;
-/// Most bytes [`Model::hessian_at`] keeps of the forward pass and backpropagation at a
-/// point (activations, σ', δ of every sample: 2 KB a sample for [64, 128, 128, 10]); a
-/// larger dataset gets the products of [`Model::hessian_vector_product`] instead.
-pub const POINT_CACHE_CAP_BYTES: u64 = 1 << 30;
+/// Most bytes one prepared point of [`Model::hessian_at`] keeps: the forward pass and
+/// backpropagation at the point (activations, σ′, δ of every sample: 6.8 KB a sample for
+/// a ReLU [64, 128, 128, 10], so about 37,000 samples fit). Orbit scans and network
+/// sweeps prepare one point per rayon thread at once, so they hold up to threads × this.
+/// A larger dataset gets the products of [`Model::hessian_vector_product`] instead. The
+/// cap is a constant (not a share of the thread count) so that which products are used,
+/// and hence every bit of the results, does not depend on the number of threads.
+pub const POINT_CACHE_CAP_BYTES: u64 = 256 << 20;
 
 /// The loss an [`MlpProblem`] minimises (fixed by the kind of targets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
