@@ -273,6 +273,35 @@ impl StepsScale {
     }
 }
 
+/// Runs a toy sweep with a progress bar named `label`, finishes the bar with `shape`
+/// (what the grid is, e.g. "421×421 cells") and the outcome counts, and writes the
+/// records to `csv_name` in the output folder. Returns the records and the CSV's path.
+pub fn toy_sweep_to_csv(
+    ctx: &Context,
+    spec: &symstab_sweep::grid::SweepSpec,
+    label: &str,
+    shape: &str,
+    csv_name: &str,
+) -> FigureResult<(Vec<CellRecord>, PathBuf)> {
+    let progress = crate::progress::SweepProgress::new(label, spec.len());
+    let result = symstab_sweep::runner::run_toy_sweep(
+        spec,
+        &symstab_sweep::runner::RunOptions::default(),
+        &progress,
+    )?;
+    if !result.complete {
+        return Err(format!("{label}: the sweep did not complete").into());
+    }
+    let records = symstab_sweep::record::toy_records(spec, &result.cells);
+    let [converged, diverged, unfinished] = outcome_counts(&records);
+    progress.finish(&format!(
+        "{shape}: {converged} converged, {diverged} diverged, {unfinished} unfinished"
+    ));
+    let csv_path = ctx.path(csv_name);
+    write_records(&csv_path, &records)?;
+    Ok((records, csv_path))
+}
+
 /// Counts of converged, diverged and unfinished cells.
 pub fn outcome_counts(records: &[CellRecord]) -> [usize; 3] {
     let mut counts = [0; 3];

@@ -189,6 +189,26 @@ impl GradientDescent {
         }
     }
 
+    /// Checks that a run of `n_params` parameters can record what it is set to within
+    /// [`RECORDING_CAP_BYTES`]; the error names `max_steps`.
+    pub fn check_recording(&self, n_params: usize) -> Result<()> {
+        let bytes = self.recording_bytes(n_params);
+        if bytes > u128::from(RECORDING_CAP_BYTES) {
+            return Err(Error::invalid_value(
+                "max_steps",
+                self.max_steps,
+                &format!(
+                    "recording up to {} points of the run would take up to {bytes} bytes, \
+                     above the cap of {} GiB; record fewer steps, or only the losses or the \
+                     summary",
+                    self.max_steps as u128 + 1,
+                    RECORDING_CAP_BYTES >> 30
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs gradient descent on `model` from `start`.
     ///
     /// Errors only for invalid settings or a `start` of the wrong length or with a
@@ -196,19 +216,7 @@ impl GradientDescent {
     pub fn run<M: Model + ?Sized>(&self, model: &M, start: &[f64]) -> Result<Run> {
         self.validate()?;
         model.check_params("start", start)?;
-        let bytes = self.recording_bytes(start.len());
-        if bytes > u128::from(RECORDING_CAP_BYTES) {
-            return Err(Error::invalid_value(
-                "max_steps",
-                self.max_steps,
-                &format!(
-                    "recording a run of {} steps would take up to {bytes} bytes, above the cap \
-                     of {} GiB; record fewer steps, or only the losses or the summary",
-                    self.max_steps,
-                    RECORDING_CAP_BYTES >> 30
-                ),
-            ));
-        }
+        self.check_recording(start.len())?;
         let n = start.len();
         let mut theta = start.to_vec();
         let mut grad = vec![0.0; n];

@@ -39,9 +39,10 @@ const CHUNK_DIR: &str = "chunks";
 
 /// A file being written under a temporary name (`.NAME.tmp-PID-N`) in the directory of
 /// its destination: [`PendingFile::sync`] flushes and fsyncs it, [`PendingFile::commit`]
-/// renames it over the destination and fsyncs the directory. Dropped uncommitted, it
-/// removes its temporary file.
-struct PendingFile {
+/// renames it over the destination and fsyncs the directory ([`PendingFile::persist`]
+/// does both). Dropped uncommitted, it removes its temporary file; a process killed
+/// mid-write leaves it for [`remove_stale_temp_files`]. Writes go through `Write`.
+pub struct PendingFile {
     path: PathBuf,
     tmp: PathBuf,
     writer: Option<BufWriter<fs::File>>,
@@ -49,7 +50,8 @@ struct PendingFile {
 }
 
 impl PendingFile {
-    fn create(path: &Path) -> Result<PendingFile> {
+    /// Starts writing the file that will become `path`.
+    pub fn create(path: &Path) -> Result<PendingFile> {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let name = path
             .file_name()
@@ -85,6 +87,12 @@ impl PendingFile {
         file.sync_all().map_err(|e| SweepError::io(path, e))
     }
 
+    /// Flushes, fsyncs and renames the file over its destination.
+    pub fn persist(mut self) -> Result<()> {
+        self.sync()?;
+        self.commit()
+    }
+
     /// Renames the synced temporary file over the destination.
     fn commit(mut self) -> Result<()> {
         fs::rename(&self.tmp, &self.path).map_err(|e| SweepError::io(&self.path, e))?;
@@ -94,6 +102,16 @@ impl PendingFile {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+impl Write for PendingFile {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.writer().write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer().flush()
     }
 }
 
@@ -120,8 +138,7 @@ pub fn write_atomic(
 ) -> Result<()> {
     let mut file = PendingFile::create(path)?;
     write(file.writer())?;
-    file.sync()?;
-    file.commit()
+    file.persist()
 }
 
 /// The process id in the name of a temporary file of [`write_atomic`]

@@ -12,14 +12,9 @@ use plotters::style::RGBColor;
 use symstab_core::spectrum::hessian_spectrum;
 use symstab_core::toy::ProductChain;
 use symstab_sweep::grid::{Axis as SweepAxis, LearningRates, StartSet, SweepSpec};
-use symstab_sweep::record::toy_records;
-use symstab_sweep::runner::{RunOptions, run_toy_sweep};
 
 use super::orbit::{ALPHA_MAX, ALPHA_MIN, PRODUCT};
-use super::{
-    Context, FigureResult, StepsScale, draw_steps_key, outcome_counts, point_label, write_records,
-};
-use crate::progress::SweepProgress;
+use super::{Context, FigureResult, StepsScale, draw_steps_key, point_label, toy_sweep_to_csv};
 use crate::render::axis::{Axis, Scale};
 use crate::render::contour::{GridValues, contour_segments};
 use crate::render::draw::{self, CellCentres, LegendEntry, LineStyle, Marker, Shape, Swatch};
@@ -44,18 +39,13 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         LearningRates::new(vec![LEARNING_RATE])?,
         MAX_STEPS,
     );
-    let progress = SweepProgress::new("divergence map sweep", spec.len());
-    let result = run_toy_sweep(&spec, &RunOptions::default(), &progress)?;
-    if !result.complete {
-        return Err("the sweep did not complete".into());
-    }
-    let records = toy_records(&spec, &result.cells);
-    let [converged, diverged, unfinished] = outcome_counts(&records);
-    progress.finish(&format!(
-        "{n}×{n} cells: {converged} converged, {diverged} diverged, {unfinished} unfinished"
-    ));
-    let csv_path = ctx.path("divergence_map.csv");
-    write_records(&csv_path, &records)?;
+    let (records, csv_path) = toy_sweep_to_csv(
+        ctx,
+        &spec,
+        "divergence map sweep",
+        &format!("{n}×{n} cells"),
+        "divergence_map.csv",
+    )?;
 
     // λmax from the core's dense Hessian at every cell, laid out for contouring
     // (row j = b index, column i = a index; the sweep's start_idx is i·n + j).
@@ -183,6 +173,8 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use symstab_core::Outcome;
+    use symstab_sweep::record::toy_records;
+    use symstab_sweep::runner::{RunOptions, run_toy_sweep};
 
     use super::*;
 

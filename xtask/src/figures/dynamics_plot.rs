@@ -109,13 +109,12 @@ pub fn panel_with_legend(
         .collect();
     entries.extend(extra);
     let (left, top, right, bottom) = rect;
+    let size = draw::legend_size(root, &entries);
     let above = match legend {
-        LegendAt::AboveRight if !entries.is_empty() => {
-            Some(draw::legend_size(root, &entries).1 + LEGEND_GAP)
-        }
-        _ => None,
+        LegendAt::AboveRight if !entries.is_empty() => size.1 + LEGEND_GAP,
+        _ => 0,
     };
-    let plot_rect = (left, top + above.unwrap_or(0), right, bottom);
+    let plot_rect = (left, top + above, right, bottom);
     let pbox = draw::draw_axes(root, plot_rect, x, y)?;
     for s in series {
         draw::draw_line(root, &pbox, &s.points, s.style)?;
@@ -130,9 +129,8 @@ pub fn panel_with_legend(
                 draw::draw_legend_inside(root, &pbox, &entries, corner, (10, 10))?;
             }
             LegendAt::AboveRight => {
-                let (width, _) = draw::legend_size(root, &entries);
                 let (_, _, frame_right, _) = pbox.bounds();
-                draw::draw_legend(root, (frame_right as i32 - width, top), &entries)?;
+                draw::draw_legend(root, (frame_right as i32 - size.0, top), &entries)?;
             }
         }
     }

@@ -9,16 +9,11 @@
 use std::path::PathBuf;
 
 use symstab_sweep::grid::{LearningRates, StartSet, SweepSpec};
-use symstab_sweep::record::toy_records;
-use symstab_sweep::runner::{RunOptions, run_toy_sweep};
 
 use super::orbit::{
     ALPHA_MAX, ALPHA_MIN, MAX_STEPS, PRODUCT, curve_len, curve_points, log_alpha_axis,
 };
-use super::{
-    Context, FigureResult, StepsScale, draw_steps_key, gap_note, outcome_counts, write_records,
-};
-use crate::progress::SweepProgress;
+use super::{Context, FigureResult, StepsScale, draw_steps_key, gap_note, toy_sweep_to_csv};
 use crate::render::axis::{Axis, Scale};
 use crate::render::draw::{self, CellCentres, LegendEntry, LineStyle, Marker, Shape, Swatch};
 use crate::render::{colour, render_png, table};
@@ -49,18 +44,13 @@ pub fn render(ctx: &Context) -> FigureResult<Vec<PathBuf>> {
         LearningRates::new(rates.clone())?,
         MAX_STEPS,
     );
-    let progress = SweepProgress::new("orbit × learning-rate sweep", spec.len());
-    let result = run_toy_sweep(&spec, &RunOptions::default(), &progress)?;
-    if !result.complete {
-        return Err("the sweep did not complete".into());
-    }
-    let records = toy_records(&spec, &result.cells);
-    let [converged, diverged, unfinished] = outcome_counts(&records);
-    progress.finish(&format!(
-        "{n_lr} rates × {n_alpha} orbit points: {converged} converged, {diverged} diverged, {unfinished} unfinished"
-    ));
-    let csv_path = ctx.path("orbit_lr_map.csv");
-    write_records(&csv_path, &records)?;
+    let (records, csv_path) = toy_sweep_to_csv(
+        ctx,
+        &spec,
+        "orbit × learning-rate sweep",
+        &format!("{n_lr} rates × {n_alpha} orbit points"),
+        "orbit_lr_map.csv",
+    )?;
 
     let points = curve_points(ctx.quick)?;
     let curves_path = ctx.path("orbit_lr_map_curves.csv");

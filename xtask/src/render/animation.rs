@@ -80,7 +80,7 @@ impl GifWriter {
 
     /// Ends the animation and renames the file onto its destination.
     pub fn finish(self) -> Result<(), Box<dyn Error>> {
-        self.encoder.into_inner()?.persist()
+        Ok(self.encoder.into_inner()?.persist()?)
     }
 }
 

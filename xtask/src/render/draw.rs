@@ -675,8 +675,23 @@ pub fn draw_legend_inside(
     place: LegendPlace,
     (inset_x, inset_y): (i32, i32),
 ) -> DrawResult<(i32, i32)> {
+    let size = legend_size(root, entries);
+    draw_legend(
+        root,
+        legend_origin(pbox, size, place, (inset_x, inset_y)),
+        entries,
+    )
+}
+
+/// Top-left corner of a legend box of `(w, h)` pixels inside the plot box at `place`,
+/// `inset` pixels (horizontal, vertical) from the frame.
+fn legend_origin(
+    pbox: &PlotBox,
+    (w, h): (i32, i32),
+    place: LegendPlace,
+    (inset_x, inset_y): (i32, i32),
+) -> (i32, i32) {
     let (l, t, r, b) = pbox.bounds();
-    let (w, h) = legend_size(root, entries);
     let x = match place {
         LegendPlace::TopLeft | LegendPlace::BottomLeft => l as i32 + inset_x,
         LegendPlace::TopRight => r as i32 - inset_x - w,
@@ -686,7 +701,7 @@ pub fn draw_legend_inside(
         LegendPlace::TopLeft | LegendPlace::TopRight | LegendPlace::TopCentre => t as i32 + inset_y,
         LegendPlace::BottomLeft | LegendPlace::BottomCentre => b as i32 - inset_y - h,
     };
-    draw_legend(root, (x, y), entries)
+    (x, y)
 }
 
 /// Draws a legend box inside the plot box at the first of `places` whose box covers none
@@ -702,21 +717,6 @@ pub fn draw_legend_clear(
     occupied: &[&[(f64, f64)]],
 ) -> DrawResult<LegendPlace> {
     let (w, h) = legend_size(root, entries);
-    let (l, t, r, b) = pbox.bounds();
-    let corner = |place: LegendPlace| {
-        let x = match place {
-            LegendPlace::TopLeft | LegendPlace::BottomLeft => l + f64::from(inset.0),
-            LegendPlace::TopRight => r - f64::from(inset.0 + w),
-            LegendPlace::TopCentre | LegendPlace::BottomCentre => (l + r) / 2.0 - f64::from(w / 2),
-        };
-        let y = match place {
-            LegendPlace::TopLeft | LegendPlace::TopRight | LegendPlace::TopCentre => {
-                t + f64::from(inset.1)
-            }
-            LegendPlace::BottomLeft | LegendPlace::BottomCentre => b - f64::from(inset.1 + h),
-        };
-        (x, y)
-    };
     // Pixel positions along every polyline, one every pixel or so.
     let mut pixels = Vec::new();
     for line in occupied {
@@ -736,7 +736,8 @@ pub fn draw_legend_clear(
         }
     }
     let covered = |place: LegendPlace| {
-        let (x, y) = corner(place);
+        let (x, y) = legend_origin(pbox, (w, h), place, inset);
+        let (x, y) = (f64::from(x), f64::from(y));
         let (x1, y1) = (x + f64::from(w), y + f64::from(h));
         pixels
             .iter()

@@ -48,61 +48,10 @@ pub fn paint_buffer(
     Ok(())
 }
 
-/// A file being written under a temporary name (`.NAME.XXXXXX.tmp`, by `tempfile`) in
-/// the directory of its destination, renamed onto the destination by
-/// [`OutputFile::persist`]: an interrupted run never leaves a half-written figure or
-/// table, and an old file stays whole until the new one replaces it. A run that fails
-/// removes its temporary file.
-pub struct OutputFile {
-    path: std::path::PathBuf,
-    file: std::io::BufWriter<tempfile::NamedTempFile>,
-}
-
-impl OutputFile {
-    /// Starts writing the file that will become `path`.
-    pub fn create(path: &Path) -> Result<OutputFile, Box<dyn Error>> {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let prefix = format!(".{name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".tmp");
-        // Like File::create: readable by all, less what the umask takes away (tempfile's own
-        // default is owner-only).
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let file = builder
-            .tempfile_in(dir)
-            .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
-        Ok(OutputFile {
-            path: path.to_owned(),
-            file: std::io::BufWriter::new(file),
-        })
-    }
-
-    /// Flushes the contents and renames the file onto its destination.
-    pub fn persist(self) -> Result<(), Box<dyn Error>> {
-        let file = self
-            .file
-            .into_inner()
-            .map_err(|e| format!("cannot write {}: {}", self.path.display(), e.error()))?;
-        file.persist(&self.path)
-            .map_err(|e| format!("cannot write {}: {}", self.path.display(), e.error))?;
-        Ok(())
-    }
-}
-
-impl std::io::Write for OutputFile {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.file.write(bytes)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
-}
+/// Figures and tables are written like the sweep's result files: under a temporary name
+/// beside the destination, renamed into place when complete (an interrupted run never
+/// leaves a half-written file, and an old file stays whole until the new one replaces it).
+pub use symstab_sweep::store::PendingFile as OutputFile;
 
 /// Writes an RGB buffer as a PNG (atomically, through [`OutputFile`]).
 pub fn save_png(path: &Path, rgb: &[u8], width: u32, height: u32) -> Result<(), Box<dyn Error>> {
@@ -118,7 +67,7 @@ pub fn save_png(path: &Path, rgb: &[u8], width: u32, height: u32) -> Result<(), 
         writer.write_image_data(rgb)?;
         writer.finish()?;
     }
-    out.persist()
+    Ok(out.persist()?)
 }
 
 #[cfg(test)]

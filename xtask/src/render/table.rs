@@ -21,7 +21,7 @@ pub fn write_csv<T: Serialize>(
         }
         writer.flush()?;
     }
-    out.persist()
+    Ok(out.persist()?)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `symstab hessian`: the Hessian spectrum at a point, densely or matrix-free.
 
 use anyhow::Result;
+use clap::ValueEnum;
 use nalgebra::DMatrix;
 use serde::Serialize;
 use symstab_core::Model;
@@ -217,13 +218,11 @@ pub fn run(args: &HessianArgs) -> Result<()> {
     }
 }
 
-fn method_name(method: Method) -> &'static str {
-    match method {
-        Method::Auto => "auto",
-        Method::Dense => "dense",
-        Method::Lanczos => "lanczos",
-        Method::Power => "power",
-    }
+/// The method as written on the command line (clap's value name).
+fn method_name(method: Method) -> String {
+    method
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
 }
 
 fn base(method: &'static str, n_params: usize, loss: f64) -> HessianReport {

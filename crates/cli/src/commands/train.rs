@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 use symstab_core::Outcome;
-use symstab_core::descent::{GradientDescent, RECORDING_CAP_BYTES, Recording};
+use symstab_core::descent::{GradientDescent, Recording};
 use symstab_core::mlp::ProblemFile;
 use symstab_sweep::record::Real;
 
@@ -80,19 +80,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .with_clip_norm(c)
             .map_err(|e| ArgError::new("--clip", c, problem::core_reason(&e)))?;
     }
-    let bytes = descent.recording_bytes(loaded.params.len());
-    if bytes > u128::from(RECORDING_CAP_BYTES) {
-        return Err(ArgError::new(
+    descent.check_recording(loaded.params.len()).map_err(|e| {
+        ArgError::new(
             "--steps",
             args.steps,
-            format!(
-                "with --trajectory, recording up to {} points would take up to {bytes} bytes, above the cap of {} GiB; use fewer --steps",
-                args.steps as u128 + 1,
-                RECORDING_CAP_BYTES >> 30
-            ),
+            format!("with --trajectory, {}", problem::core_reason(&e)),
         )
-        .into());
-    }
+    })?;
     let run = descent
         .run(model, &loaded.params)
         .map_err(|e| loaded.origin.rejected("gradient descent", &e))?;

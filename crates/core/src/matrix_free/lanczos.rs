@@ -220,9 +220,7 @@ impl Ritz {
     /// Eigenvalue error bound of pair `c` from a residual bound `r` (see
     /// [`EigenPairs::error_bounds`]).
     fn error_bound(&self, c: usize, r: f64) -> f64 {
-        let gap = self.gaps[c];
-        let bound = if gap > 0.0 { r.min(r * r / gap) } else { r };
-        bound.max(self.floor)
+        kato_temple(r, self.gaps[c]).max(self.floor)
     }
 
     /// What the criterion compares with its bound for pair `c`.
@@ -232,6 +230,11 @@ impl Ritz {
             Criterion::Eigenvalue => self.error_bound(c, self.residuals[c]),
         }
     }
+}
+
+/// min(r, r²/gap), the eigenvalue error bound of a residual r; r itself without a gap.
+fn kato_temple(r: f64, gap: f64) -> f64 {
+    if gap > 0.0 { r.min(r * r / gap) } else { r }
 }
 
 /// Kato–Temple gaps of ascending Ritz values with residual bounds: for pair c, the
@@ -587,15 +590,9 @@ pub fn lanczos<O: SymmetricOperator + ?Sized>(
         // For eigenvalue errors the gap can still widen as the neighbours converge, so the
         // dropped part is judged with the widest gap the neighbours allow.
         let wanted_range = (0..wanted_bottom.min(m)).chain(m - wanted_top.min(m)..m);
-        let dropped_measure = |i: usize| {
-            let d = ritz.dropped[i];
-            match criterion {
-                Criterion::Residual => d,
-                Criterion::Eigenvalue if ritz.open_gaps[i] > 0.0 => {
-                    d.min(d * d / ritz.open_gaps[i])
-                }
-                Criterion::Eigenvalue => d,
-            }
+        let dropped_measure = |i: usize| match criterion {
+            Criterion::Residual => ritz.dropped[i],
+            Criterion::Eigenvalue => kato_temple(ritz.dropped[i], ritz.open_gaps[i]),
         };
         let stuck = probing
             && wanted_range
